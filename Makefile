@@ -1,0 +1,33 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+demo: venv
+	$(BIN)/affect-battery demo
+
+test: venv
+	$(BIN)/ruff check affect_battery tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check affect_battery tests benchmarks
+
+bench: venv
+	$(BIN)/python benchmarks/bench_gate.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

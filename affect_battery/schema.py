@@ -1,0 +1,345 @@
+"""The battery's data contract: a pandera model for each row plus cross-row integrity rules.
+
+Row-level types and vocabularies are a pandera ``DataFrameModel`` (validated lazily, so every
+problem is reported at once). Rules that relate rows to each other (links, pair matching,
+counts, near-duplicates) are plain functions over the frame that yield findings with item ids.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from pandera.typing import Series
+
+from .constants import (
+    COMPLEX_NEUTRAL_PER_THEME,
+    COMPLEX_NEUTRAL_THEMES,
+    EMOTIONS,
+    EXPECTED_COUNTS,
+    INTENSITIES,
+    LABELS,
+    MODERATE_DOMAINS,
+    N_DOMAINS,
+    SPLITS,
+    TWINNED_ITEMS,
+)
+from .findings import Finding
+from .ids import ID_PATTERN, parse_id
+from .textstats import character_names, word_shingles
+
+
+class BatteryRow(pa.DataFrameModel):
+    """One stimulus item. Extra columns (provenance) are allowed and ignored."""
+
+    id: Series[str] = pa.Field(str_matches=ID_PATTERN, unique=True)
+    split: Series[str] = pa.Field(isin=list(SPLITS))
+    emotion: Series[str] = pa.Field(isin=list(LABELS))
+    source_emotion: Series[str] = pa.Field(isin=list(EMOTIONS), nullable=True)
+    intensity: Series[str] = pa.Field(isin=list(INTENSITIES))
+    has_keywords: Series[bool]
+    domain: Series[pd.Int64Dtype] = pa.Field(ge=1, le=N_DOMAINS, nullable=True)
+    domain_label: Series[str] = pa.Field(str_length={"min_value": 1})
+    matched_control_id: Series[str] = pa.Field(nullable=True)
+    source_id: Series[str] = pa.Field(nullable=True)
+    word_count: Series[int] = pa.Field(ge=1)
+    sentence_count: Series[int] = pa.Field(ge=1)
+    text: Series[str] = pa.Field(str_length={"min_value": 1})
+    version_added: Series[str] = pa.Field(str_matches=r"^\d+\.\d+\.\d+$")
+
+    class Config:
+        strict = False
+        coerce = False
+
+
+@dataclass(frozen=True)
+class IntegrityConfig:
+    """Tolerances of the integrity rules; defaults are the ones DESIGN.md publishes."""
+
+    min_words: int = 70
+    max_words: int = 140
+    max_words_keyword_rich: int = 170
+    min_sentences: int = 4
+    max_sentences: int = 8
+    neutral_word_tolerance: float = 0.05
+    moderate_word_tolerance: float = 0.10
+    keyword_rich_max_growth: float = 0.20
+    near_duplicate_ngram: int = 5
+    near_duplicate_jaccard: float = 0.5
+    expected_counts: dict[str, int] = field(default_factory=lambda: dict(EXPECTED_COUNTS))
+
+
+DEFAULT_CONFIG = IntegrityConfig()
+
+
+def _where(frame: pd.DataFrame, idx: int) -> tuple[str | None, str | None, int | None]:
+    row = frame.loc[idx]
+    file = row.get("_file") if "_file" in frame else None
+    line = row.get("_line") if "_line" in frame else None
+    line = None if line is None or pd.isna(line) else int(line)
+    item_id = row["id"] if isinstance(row["id"], str) else None
+    return item_id, file, line
+
+
+def row_schema_findings(frame: pd.DataFrame) -> list[Finding]:
+    """Run the pandera model lazily and turn each failure case into a finding."""
+    try:
+        BatteryRow.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        findings = []
+        cases = exc.failure_cases
+        for rec in cases.to_dict(orient="records"):
+            column = rec.get("column")
+            check = str(rec.get("check"))
+            value = rec.get("failure_case")
+            index = rec.get("index")
+            if index is None or pd.isna(index):
+                findings.append(Finding("schema", f"column {column!r}: {check}"))
+                continue
+            item_id, file, line = _where(frame, int(index))
+            code = "duplicate-id" if "field_uniqueness" in check or "unique" in check else "schema"
+            if code == "duplicate-id":
+                message = f"duplicate id {value!r}"
+            else:
+                message = f"column {column!r} value {value!r} fails {check}"
+            findings.append(Finding(code, message, item_id, file, line,
+                                    details={"column": column, "check": check}))
+        return findings
+    return []
+
+
+def _by_id(frame: pd.DataFrame) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for idx, item_id in zip(frame.index, frame["id"], strict=True):
+        first.setdefault(item_id, idx)
+    return first
+
+
+def link_findings(frame: pd.DataFrame) -> list[Finding]:
+    """Clinical <-> neutral links resolve both ways; moderate/keyword-rich point at a clinical."""
+    out: list[Finding] = []
+    index = _by_id(frame)
+    for idx, row in frame.iterrows():
+        item_id, file, line = _where(frame, idx)
+        split = row["split"]
+        link = row["matched_control_id"]
+        if split in ("clinical", "neutral"):
+            partner_split = "neutral" if split == "clinical" else "clinical"
+            if link is None:
+                out.append(Finding("missing-link", f"{split} item has no matched_control_id",
+                                   item_id, file, line))
+            elif link not in index:
+                out.append(Finding("dangling-link", f"matched_control_id {link!r} does not "
+                                   "exist", item_id, file, line))
+            else:
+                partner = frame.loc[index[link]]
+                if partner["split"] != partner_split:
+                    out.append(Finding("bad-link", f"matched_control_id {link!r} is a "
+                                       f"{partner['split']} item, expected {partner_split}",
+                                       item_id, file, line))
+                elif partner["matched_control_id"] != item_id:
+                    out.append(Finding("one-way-link", f"{link!r} links back to "
+                                       f"{partner['matched_control_id']!r}, not to this item",
+                                       item_id, file, line))
+        elif link is not None:
+            out.append(Finding("bad-link", f"{split} items carry no matched_control_id "
+                               f"(got {link!r})", item_id, file, line))
+        source = row["source_id"]
+        if split in ("moderate", "keyword_rich"):
+            if source is None:
+                out.append(Finding("missing-link", f"{split} item has no source_id",
+                                   item_id, file, line))
+            elif source not in index:
+                out.append(Finding("dangling-link", f"source_id {source!r} does not exist",
+                                   item_id, file, line))
+            elif frame.loc[index[source], "split"] != "clinical":
+                out.append(Finding("bad-link", f"source_id {source!r} is not a clinical item",
+                                   item_id, file, line))
+        elif source is not None:
+            out.append(Finding("bad-link", f"{split} items carry no source_id (got {source!r})",
+                               item_id, file, line))
+    return out
+
+
+def length_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
+    out = []
+    for idx, row in frame.iterrows():
+        item_id, file, line = _where(frame, idx)
+        hi = cfg.max_words_keyword_rich if row["split"] == "keyword_rich" else cfg.max_words
+        wc = int(row["word_count"])
+        if not cfg.min_words <= wc <= hi:
+            out.append(Finding("length", f"{wc} words, outside {cfg.min_words}-{hi}",
+                               item_id, file, line, details={"word_count": wc}))
+        sc = int(row["sentence_count"])
+        if not cfg.min_sentences <= sc <= cfg.max_sentences:
+            out.append(Finding("sentences", f"{sc} sentences, outside "
+                               f"{cfg.min_sentences}-{cfg.max_sentences}", item_id, file, line,
+                               details={"sentence_count": sc}))
+    return out
+
+
+def _relative_difference(a: int, b: int) -> float:
+    return abs(a - b) / b if b else float("inf")
+
+
+def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
+    """Matching of neutral, moderate and keyword-rich items to their clinical item."""
+    out = []
+    index = _by_id(frame)
+    for idx, row in frame.iterrows():
+        split = row["split"]
+        if split not in ("neutral", "moderate", "keyword_rich"):
+            continue
+        ref_id = row["matched_control_id"] if split == "neutral" else row["source_id"]
+        if ref_id not in index:
+            continue  # reported by link_findings
+        ref = frame.loc[index[ref_id]]
+        if ref["split"] != "clinical":
+            continue
+        item_id, file, line = _where(frame, idx)
+        wc, ref_wc = int(row["word_count"]), int(ref["word_count"])
+        diff = _relative_difference(wc, ref_wc)
+        if split == "neutral":
+            if diff > cfg.neutral_word_tolerance:
+                out.append(Finding("pair-length", f"{wc} words vs {ref_wc} in {ref_id} "
+                                   f"({diff:.1%}, tolerance {cfg.neutral_word_tolerance:.0%})",
+                                   item_id, file, line))
+            if int(row["sentence_count"]) != int(ref["sentence_count"]):
+                out.append(Finding("pair-sentences", f"{row['sentence_count']} sentences vs "
+                                   f"{ref['sentence_count']} in {ref_id}", item_id, file, line))
+        elif split == "moderate" and diff > cfg.moderate_word_tolerance:
+            out.append(Finding("pair-length", f"{wc} words vs {ref_wc} in {ref_id} ({diff:.1%}, "
+                               f"tolerance {cfg.moderate_word_tolerance:.0%})",
+                               item_id, file, line))
+        elif split == "keyword_rich" and wc > ref_wc * (1 + cfg.keyword_rich_max_growth):
+            out.append(Finding("pair-length", f"{wc} words, more than "
+                               f"{cfg.keyword_rich_max_growth:.0%} longer than {ref_id} "
+                               f"({ref_wc})", item_id, file, line))
+        if split in ("neutral", "moderate", "keyword_rich"):
+            names, ref_names = character_names(row["text"]), character_names(ref["text"])
+            if names != ref_names:
+                missing = sorted(ref_names - names)
+                extra = sorted(names - ref_names)
+                detail = "; ".join(p for p in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"new {', '.join(extra)}" if extra else "") if p)
+                out.append(Finding("pair-characters", f"named characters differ from {ref_id}: "
+                                   f"{detail}", item_id, file, line,
+                                   details={"missing": missing, "extra": extra}))
+    return out
+
+
+def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG
+                       ) -> list[Finding]:
+    """Identical texts anywhere, and near-duplicates (n-gram Jaccard) across scenarios.
+
+    Candidate pairs come from an inverted index of shingles, so the cost grows with the number
+    of shared n-grams rather than with the square of the battery size.
+    """
+    out = []
+    texts: dict[str, list[int]] = defaultdict(list)
+    for idx, text in zip(frame.index, frame["text"], strict=True):
+        texts[" ".join(text.lower().split())].append(idx)
+    for idxs in texts.values():
+        for other in idxs[1:]:
+            item_id, file, line = _where(frame, other)
+            out.append(Finding("duplicate-text", f"same text as {frame.loc[idxs[0], 'id']}",
+                               item_id, file, line))
+    shingles = {idx: word_shingles(t, cfg.near_duplicate_ngram)
+                for idx, t in zip(frame.index, frame["text"], strict=True)}
+    scenario = {}
+    for idx, item_id in zip(frame.index, frame["id"], strict=True):
+        try:
+            scenario[idx] = parse_id(item_id).scenario
+        except ValueError:
+            scenario[idx] = item_id
+    postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for idx, sh in shingles.items():
+        for g in sh:
+            postings[g].append(idx)
+    shared: dict[tuple[int, int], int] = defaultdict(int)
+    for idxs in postings.values():
+        if len(idxs) > 50:  # a boilerplate n-gram; it cannot make a pair near-duplicate alone
+            continue
+        for i, a in enumerate(idxs):
+            for b in idxs[i + 1:]:
+                if scenario[a] != scenario[b]:
+                    shared[(a, b)] += 1
+    for (a, b), inter in shared.items():
+        union = len(shingles[a]) + len(shingles[b]) - inter
+        score = inter / union if union else 0.0
+        if score > cfg.near_duplicate_jaccard:
+            item_id, file, line = _where(frame, b)
+            out.append(Finding("near-duplicate", f"{cfg.near_duplicate_ngram}-gram Jaccard "
+                               f"{score:.2f} with {frame.loc[a, 'id']} (another scenario)",
+                               item_id, file, line, details={"jaccard": round(score, 3)}))
+    return out
+
+
+def count_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
+    """Completeness of the released battery: totals and every emotion x domain x slot cell."""
+    out = []
+    present = set(frame["id"])
+    for split in SPLITS:
+        n = int((frame["split"] == split).sum())
+        want = cfg.expected_counts.get(split)
+        if want is not None and n != want:
+            out.append(Finding("count", f"split {split!r} has {n} items, expected {want}"))
+    expected_ids = []
+    for emo in EMOTIONS:
+        for d in range(1, N_DOMAINS + 1):
+            for n in range(1, 5):
+                expected_ids += [f"C-{emo}-d{d}-{n}", f"N-{emo}-d{d}-{n}"]
+            for n in TWINNED_ITEMS:
+                expected_ids.append(f"K-{emo}-d{d}-{n}")
+                if d in MODERATE_DOMAINS:
+                    expected_ids.append(f"M-{emo}-d{d}-{n}")
+    missing = [i for i in expected_ids if i not in present]
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8
+                                          else "")
+        out.append(Finding("count", f"{len(missing)} expected items missing: {shown}",
+                           details={"missing": missing}))
+    expected = set(expected_ids)
+    for idx, item_id in zip(frame.index, frame["id"], strict=True):
+        if item_id.startswith("X-") or item_id in expected:
+            continue
+        iid, file, line = _where(frame, idx)
+        out.append(Finding("count", "id outside the released battery's slots (domains 1-6, "
+                           "items 1-4; moderate d1-3 items 1-2; keyword_rich items 1-2)",
+                           iid, file, line))
+    cx = frame[frame["split"] == "complex_neutral"]
+    themes = cx["domain_label"].value_counts()
+    if len(cx) and (len(themes) != COMPLEX_NEUTRAL_THEMES
+                    or any(themes != COMPLEX_NEUTRAL_PER_THEME)):
+        out.append(Finding("count", f"complex_neutral must have {COMPLEX_NEUTRAL_THEMES} themes "
+                           f"of {COMPLEX_NEUTRAL_PER_THEME}; found "
+                           f"{dict(sorted(themes.items()))}"))
+    return out
+
+
+def validate_frame(frame: pd.DataFrame, strict: bool = True,
+                   cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
+    """All structural rules. ``strict`` adds completeness (counts); draft mode skips only that."""
+    findings = row_schema_findings(frame)
+    if findings:
+        # cross-row rules assume well-typed rows; report type problems first
+        return findings
+    findings += link_findings(frame)
+    findings += length_findings(frame, cfg)
+    findings += pair_findings(frame, cfg)
+    findings += duplicate_findings(frame, cfg)
+    if strict:
+        findings += count_findings(frame, cfg)
+    return findings
+
+
+def summarise(findings: Iterable[Finding]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for f in findings:
+        counts[f.code] += 1
+    return dict(sorted(counts.items()))

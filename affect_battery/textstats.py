@@ -1,0 +1,70 @@
+"""Surface statistics of a text, defined once so that authors, schema and card agree.
+
+Word count is whitespace tokens (what a writer counts); sentence count is terminal punctuation
+runs followed by whitespace or the end (so decimals like 3.5 do not split a sentence).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]”’]*(?=\s|$)")
+_WORD = re.compile(r"[a-z0-9']+")
+_NAME_TOKEN = re.compile(r"\b[A-Z][a-z]+(?:['’][a-z]+)?\b")
+
+
+def word_count(text: str) -> int:
+    """Number of whitespace-separated tokens."""
+    return len(text.split())
+
+
+def sentence_count(text: str) -> int:
+    """Number of sentences; a text without terminal punctuation counts as one if non-empty."""
+    n = len(_SENTENCE_END.findall(text))
+    if n == 0 and text.strip():
+        return 1
+    return n
+
+
+def word_set(text: str) -> frozenset[str]:
+    """Lower-cased word types, punctuation stripped: the unit of pair-overlap checks."""
+    return frozenset(_WORD.findall(text.lower()))
+
+
+def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
+    """Jaccard similarity of two collections treated as sets (1.0 for two empty sets)."""
+    sa, sb = set(a), set(b)
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def word_shingles(text: str, n: int = 5) -> frozenset[tuple[str, ...]]:
+    """Word n-grams used to find near-duplicate texts across scenarios."""
+    words = _WORD.findall(text.lower())
+    if len(words) < n:
+        return frozenset({tuple(words)}) if words else frozenset()
+    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+@lru_cache(maxsize=65536)
+def _is_common_word(token: str) -> bool:
+    import simplemma
+
+    return bool(simplemma.is_known(token.lower(), lang="en"))
+
+
+def character_names(text: str) -> frozenset[str]:
+    """Capitalised tokens that are not English dictionary words: a proxy for named characters.
+
+    Names that are also words (Grace, Rose) are missed on both sides of a pair, which keeps the
+    pair check symmetric rather than noisy.
+    """
+    names = set()
+    for tok in _NAME_TOKEN.findall(text):
+        base = re.sub(r"['’]s$", "", tok)
+        if not _is_common_word(base):
+            names.add(base)
+    return frozenset(names)
