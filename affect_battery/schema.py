@@ -77,12 +77,20 @@ DEFAULT_CONFIG = IntegrityConfig()
 
 
 def _where(frame: pd.DataFrame, idx: int) -> tuple[str | None, str | None, int | None]:
-    row = frame.loc[idx]
-    file = row.get("_file") if "_file" in frame else None
-    line = row.get("_line") if "_line" in frame else None
+    return _loc(frame.loc[idx].to_dict())
+
+
+def _loc(rec: dict) -> tuple[str | None, str | None, int | None]:
+    """(item id, file, line) of a row record, for findings."""
+    line = rec.get("_line")
     line = None if line is None or pd.isna(line) else int(line)
-    item_id = row["id"] if isinstance(row["id"], str) else None
-    return item_id, file, line
+    item_id = rec["id"] if isinstance(rec.get("id"), str) else None
+    return item_id, rec.get("_file"), line
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain dicts: cross-row rules touch every row, and pandas row access is slow."""
+    return frame.to_dict(orient="records")
 
 
 def row_schema_findings(frame: pd.DataFrame) -> list[Finding]:
@@ -112,19 +120,20 @@ def row_schema_findings(frame: pd.DataFrame) -> list[Finding]:
     return []
 
 
-def _by_id(frame: pd.DataFrame) -> dict[str, int]:
-    first: dict[str, int] = {}
-    for idx, item_id in zip(frame.index, frame["id"], strict=True):
-        first.setdefault(item_id, idx)
+def _first_by_id(rows: list[dict]) -> dict[str, dict]:
+    first: dict[str, dict] = {}
+    for row in rows:
+        first.setdefault(row["id"], row)
     return first
 
 
 def link_findings(frame: pd.DataFrame) -> list[Finding]:
     """Clinical <-> neutral links resolve both ways; moderate/keyword-rich point at a clinical."""
     out: list[Finding] = []
-    index = _by_id(frame)
-    for idx, row in frame.iterrows():
-        item_id, file, line = _where(frame, idx)
+    rows = _records(frame)
+    index = _first_by_id(rows)
+    for row in rows:
+        item_id, file, line = _loc(row)
         split = row["split"]
         link = row["matched_control_id"]
         if split in ("clinical", "neutral"):
@@ -136,7 +145,7 @@ def link_findings(frame: pd.DataFrame) -> list[Finding]:
                 out.append(Finding("dangling-link", f"matched_control_id {link!r} does not "
                                    "exist", item_id, file, line))
             else:
-                partner = frame.loc[index[link]]
+                partner = index[link]
                 if partner["split"] != partner_split:
                     out.append(Finding("bad-link", f"matched_control_id {link!r} is a "
                                        f"{partner['split']} item, expected {partner_split}",
@@ -156,7 +165,7 @@ def link_findings(frame: pd.DataFrame) -> list[Finding]:
             elif source not in index:
                 out.append(Finding("dangling-link", f"source_id {source!r} does not exist",
                                    item_id, file, line))
-            elif frame.loc[index[source], "split"] != "clinical":
+            elif index[source]["split"] != "clinical":
                 out.append(Finding("bad-link", f"source_id {source!r} is not a clinical item",
                                    item_id, file, line))
         elif source is not None:
@@ -167,8 +176,8 @@ def link_findings(frame: pd.DataFrame) -> list[Finding]:
 
 def length_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
     out = []
-    for idx, row in frame.iterrows():
-        item_id, file, line = _where(frame, idx)
+    for row in _records(frame):
+        item_id, file, line = _loc(row)
         hi = cfg.max_words_keyword_rich if row["split"] == "keyword_rich" else cfg.max_words
         wc = int(row["word_count"])
         if not cfg.min_words <= wc <= hi:
@@ -189,18 +198,19 @@ def _relative_difference(a: int, b: int) -> float:
 def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
     """Matching of neutral, moderate and keyword-rich items to their clinical item."""
     out = []
-    index = _by_id(frame)
-    for idx, row in frame.iterrows():
+    rows = _records(frame)
+    index = _first_by_id(rows)
+    for row in rows:
         split = row["split"]
         if split not in ("neutral", "moderate", "keyword_rich"):
             continue
         ref_id = row["matched_control_id"] if split == "neutral" else row["source_id"]
         if ref_id not in index:
             continue  # reported by link_findings
-        ref = frame.loc[index[ref_id]]
+        ref = index[ref_id]
         if ref["split"] != "clinical":
             continue
-        item_id, file, line = _where(frame, idx)
+        item_id, file, line = _loc(row)
         wc, ref_wc = int(row["word_count"]), int(ref["word_count"])
         diff = _relative_difference(wc, ref_wc)
         if split == "neutral":
@@ -241,41 +251,41 @@ def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFI
     of shared n-grams rather than with the square of the battery size.
     """
     out = []
+    rows = _records(frame)
     texts: dict[str, list[int]] = defaultdict(list)
-    for idx, text in zip(frame.index, frame["text"], strict=True):
-        texts[" ".join(text.lower().split())].append(idx)
-    for idxs in texts.values():
-        for other in idxs[1:]:
-            item_id, file, line = _where(frame, other)
-            out.append(Finding("duplicate-text", f"same text as {frame.loc[idxs[0], 'id']}",
+    for i, row in enumerate(rows):
+        texts[" ".join(row["text"].lower().split())].append(i)
+    for positions in texts.values():
+        for other in positions[1:]:
+            item_id, file, line = _loc(rows[other])
+            out.append(Finding("duplicate-text", f"same text as {rows[positions[0]]['id']}",
                                item_id, file, line))
-    shingles = {idx: word_shingles(t, cfg.near_duplicate_ngram)
-                for idx, t in zip(frame.index, frame["text"], strict=True)}
-    scenario = {}
-    for idx, item_id in zip(frame.index, frame["id"], strict=True):
+    shingles = [word_shingles(row["text"], cfg.near_duplicate_ngram) for row in rows]
+    scenario = []
+    for row in rows:
         try:
-            scenario[idx] = parse_id(item_id).scenario
+            scenario.append(parse_id(row["id"]).scenario)
         except ValueError:
-            scenario[idx] = item_id
+            scenario.append(row["id"])
     postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for idx, sh in shingles.items():
+    for i, sh in enumerate(shingles):
         for g in sh:
-            postings[g].append(idx)
+            postings[g].append(i)
     shared: dict[tuple[int, int], int] = defaultdict(int)
-    for idxs in postings.values():
-        if len(idxs) > 50:  # a boilerplate n-gram; it cannot make a pair near-duplicate alone
+    for positions in postings.values():
+        if len(positions) > 50:  # a boilerplate n-gram; it cannot make a pair near-duplicate
             continue
-        for i, a in enumerate(idxs):
-            for b in idxs[i + 1:]:
+        for k, a in enumerate(positions):
+            for b in positions[k + 1:]:
                 if scenario[a] != scenario[b]:
                     shared[(a, b)] += 1
     for (a, b), inter in shared.items():
         union = len(shingles[a]) + len(shingles[b]) - inter
         score = inter / union if union else 0.0
         if score > cfg.near_duplicate_jaccard:
-            item_id, file, line = _where(frame, b)
+            item_id, file, line = _loc(rows[b])
             out.append(Finding("near-duplicate", f"{cfg.near_duplicate_ngram}-gram Jaccard "
-                               f"{score:.2f} with {frame.loc[a, 'id']} (another scenario)",
+                               f"{score:.2f} with {rows[a]['id']} (another scenario)",
                                item_id, file, line, details={"jaccard": round(score, 3)}))
     return out
 

@@ -12,6 +12,9 @@ from functools import lru_cache
 
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]”’]*(?=\s|$)")
 _WORD = re.compile(r"[a-z0-9']+")
+_FUNCTION_WORDS = frozenset({"her", "his", "hers", "their", "theirs", "its", "she", "he", "they",
+                             "it", "we", "i", "you", "my", "our", "your"})
+"""Capitalised function words that simplemma's dictionary lacks (it does not know "her")."""
 _NAME_TOKEN = re.compile(r"\b[A-Z][a-z]+(?:['’][a-z]+)?\b")
 
 
@@ -65,6 +68,6 @@ def character_names(text: str) -> frozenset[str]:
     names = set()
     for tok in _NAME_TOKEN.findall(text):
         base = re.sub(r"['’]s$", "", tok)
-        if not _is_common_word(base):
+        if base.lower() not in _FUNCTION_WORDS and not _is_common_word(base):
             names.add(base)
     return frozenset(names)

@@ -32,7 +32,8 @@ def test_shingles_short_text():
 
 
 def test_character_names_ignore_dictionary_words():
-    names = character_names("Osei met Doctor Kwabena on Monday. The nurse greeted Osei's son.")
+    names = character_names("Osei met Doctor Kwabena on Monday. The nurse greeted Osei's son. "
+                            "Her bag was by the door.")
     assert names == {"Osei", "Kwabena"}
 
 
