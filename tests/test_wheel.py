@@ -42,7 +42,8 @@ def test_load_battery_from_installed_wheel(wheel: Path, tmp_path: Path):
     probe = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(target)!r})\n"
-        f"sys.path = [p for p in sys.path if not p.startswith({str(ROOT)!r})]\n"
+        # drop the checkout (an editable install puts it on sys.path), keep site-packages
+        f"sys.path = [p for p in sys.path if p.rstrip('/') != {str(ROOT)!r}]\n"
         "import affect_battery\n"
         "from affect_battery.paths import data_dir\n"
         "dd = affect_battery.load_battery()\n"

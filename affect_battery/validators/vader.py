@@ -1,0 +1,63 @@
+"""Bag-of-words sentiment (VADER): does valence leak through the lexicon, and through which words?
+
+A clinical item may legitimately score more negative than its neutral: VADER rates situational
+words (died, lost, refused) that carry the situation itself. What the battery must show is that
+the words driving the difference are situational, never emotion names. ``drivers`` lists them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import pandas as pd
+
+_WORD = re.compile(r"[a-z']+")
+
+
+@lru_cache(maxsize=1)
+def _analyzer():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def compound_scores(texts: Iterable[str]) -> list[float]:
+    """VADER compound score per text, in [-1, 1]."""
+    analyzer = _analyzer()
+    return [float(analyzer.polarity_scores(t)["compound"]) for t in texts]
+
+
+def lexicon_words(text: str) -> list[tuple[str, float]]:
+    """VADER-lexicon words in a text with their valence (what the compound is built from)."""
+    lex = _analyzer().lexicon
+    return [(w, float(lex[w])) for w in _WORD.findall(text.lower()) if w in lex]
+
+
+def drivers(texts_a: Sequence[str], texts_b: Sequence[str], top: int = 25,
+            labels: tuple[str, str] = ("clinical", "neutral")) -> pd.DataFrame:
+    """VADER words ranked by how much they push group A's valence away from group B's.
+
+    ``contribution`` = valence x (count in A - count in B): the summed lexicon evidence behind
+    the difference in compound scores, with per-group counts so a reader can judge each word.
+    """
+    ca: Counter[str] = Counter()
+    cb: Counter[str] = Counter()
+    valence: dict[str, float] = {}
+    for texts, counter in ((texts_a, ca), (texts_b, cb)):
+        for t in texts:
+            for w, v in lexicon_words(t):
+                counter[w] += 1
+                valence[w] = v
+    rows = [{"word": w, "valence": valence[w], f"count_{labels[0]}": ca[w],
+             f"count_{labels[1]}": cb[w], "contribution": valence[w] * (ca[w] - cb[w])}
+            for w in set(ca) | set(cb)]
+    frame = pd.DataFrame(rows, columns=["word", "valence", f"count_{labels[0]}",
+                                        f"count_{labels[1]}", "contribution"])
+    if frame.empty:
+        return frame
+    frame["abs"] = frame["contribution"].abs()
+    frame = frame.sort_values(["abs", "word"], ascending=[False, True]).drop(columns="abs")
+    return frame.head(top).reset_index(drop=True)
