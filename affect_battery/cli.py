@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-battery", action="store_true",
                    help="check the files on their own, not against the shipped battery")
     g.add_argument("--lexicon", metavar="YAML", help="use another emotion-term lexicon")
+    g.add_argument("--defence", action="store_true",
+                   help="add per-item defence checks: classifier P(emotional) and category, "
+                   "bag-of-words P(clinical)")
+    g.add_argument("--classifier", default="embedded", metavar="SPEC",
+                   help="classifier for --defence (default: embedded)")
 
     v = sub.add_parser("validate", help="re-run the checks on the shipped battery")
     mode = v.add_mutually_exclusive_group()
@@ -59,8 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
                       help="check everything but completeness, for batteries being written")
     v.add_argument("--schema-only", action="store_true",
                    help="structural and keyword checks only (no defence-battery statistics)")
+    v.add_argument("--classifier", default="embedded", metavar="SPEC",
+                   help="contextual classifier: embedded (offline, default), hf, "
+                   "hf:<model id or folder>, or none")
+    v.add_argument("--out", default="defence-report", metavar="DIR",
+                   help="report folder (default: defence-report)")
+    v.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    v.add_argument("--device", default="cpu", help="torch device for the classifier")
     _add_format(v)
     _add_output(v)
+
+    t = sub.add_parser("train-classifier",
+                       help="re-train the embedded classifier head from data/classifier/")
+    t.add_argument("--out", metavar="FILE",
+                   help="where to write the head (default: the shipped file's path)")
+    t.add_argument("--check", action="store_true",
+                   help="verify the shipped head is reproduced bit for bit; write nothing")
 
     s = sub.add_parser("stats", help="counts, lengths and pair statistics of the battery")
     _add_format(s)
@@ -86,6 +105,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
     lexicon = _load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
     report = run_gate(args.files, with_battery=not args.no_battery, strict=args.strict,
                       lexicon=lexicon)
+    if args.defence:
+        from .validators.item_defence import add_item_defence
+
+        add_item_defence(report, args.files, args.classifier)
     _emit(FORMATTERS[args.format](report), args.output)
     return report.exit_code
 
@@ -108,12 +131,66 @@ def _load_lexicon(path: str):
 def cmd_validate(args: argparse.Namespace) -> int:
     from .validators.gate import FORMATTERS, check_battery
 
-    if not args.schema_only:
-        raise UsageError("the statistical defence battery (VADER, NRC, classifier) is not part "
-                         "of this release yet; run 'affect-battery validate --schema-only'")
     report = check_battery(strict=args.strict)
-    _emit(FORMATTERS[args.format](report), args.output)
-    return report.exit_code
+    if args.schema_only:
+        _emit(FORMATTERS[args.format](report), args.output)
+        return report.exit_code
+    return _full_validate(args, report)
+
+
+def _full_validate(args: argparse.Namespace, structural) -> int:
+    from .battery import battery_frame
+    from .validators.classifier import ClassifierError, build_classifier
+    from .validators.defence import run_defence, write_report
+    from .validators.gate import format_text
+    from .validators.report_md import render
+
+    classifier = None
+    if args.classifier != "none":
+        try:
+            classifier = build_classifier(args.classifier, device=args.device)
+        except ClassifierError as exc:
+            raise UsageError(str(exc)) from None
+    from .progress import progress_enabled
+
+    report, items = run_defence(battery_frame(), classifier, progress=progress_enabled(),
+                                strict=args.strict)
+    report["structural"] = {"ok": not structural.errors, "n_findings": len(structural.findings),
+                            "counts": structural.to_dict()["counts"]}
+    out = write_report(report, items, args.out, figures=not args.no_figures,
+                       extra_files={"structural.txt": format_text(structural)})
+    if args.format == "json":
+        text = json.dumps(report, indent=2) + "\n"
+    else:
+        text = render(report) + f"\nStructural checks: {format_text(structural).strip()}\n" \
+            f"Report written to {out}/\n"
+    _emit(text, args.output)
+    return structural.exit_code
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from .validators.classifier import ClassifierError
+    from .validators.train_classifier import default_head_path, same_weights, save_head, train
+
+    try:
+        result = train()
+    except ClassifierError as exc:
+        raise UsageError(str(exc)) from None
+    summary = result.summary()
+    print(f"held-out accuracy {summary['holdout_accuracy']:.3f} on {summary['n_holdout']} "
+          f"sentences (trained on {summary['n_train']})")
+    for lab, acc in summary["per_class_accuracy"].items():
+        print(f"  {lab:<13}{acc:.3f}")
+    target = default_head_path()
+    if args.check:
+        if not target.is_file():
+            raise UsageError(f"{target}: no shipped head to compare with")
+        same = same_weights(target, result)
+        print(f"shipped head {target}: {'reproduced bit for bit' if same else 'DIFFERS'}")
+        return EXIT_OK if same else EXIT_FINDINGS
+    out = save_head(result, args.out or target)
+    print(f"wrote {out}")
+    return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -169,6 +246,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"gate": cmd_gate, "validate": cmd_validate, "stats": cmd_stats,
+            "train-classifier": cmd_train_classifier,
             "screen": cmd_screen, "demo": cmd_demo}
 
 
@@ -186,6 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        from .validators.classifier import ClassifierError
+
+        if isinstance(exc, ClassifierError):
+            print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
     except BrokenPipeError:
         return EXIT_OK
 

@@ -1,0 +1,210 @@
+"""Lexical separability: can a bag of words tell a clinical item from its own neutral control?
+
+If it can, "keyword-free" is a weak guarantee: the neutrals differ in vocabulary (hospital ->
+office), and a probe that separates them may be reading topic words rather than emotion. We fit
+TF-IDF (word uni- and bigrams) logistic regressions with 5 folds grouped by scenario, so a pair
+never straddles train and test, and a word-count-only model on the same folds as a baseline.
+Targets (DESIGN.md): TF-IDF clinical-vs-neutral AUROC <= 0.80, word count <= 0.60.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..constants import EMOTIONS
+from ..ids import parse_id
+from ..textstats import jaccard, word_set
+
+N_FOLDS = 5
+SEED = 0
+TARGET_TFIDF_AUROC = 0.80
+TARGET_WORDCOUNT_AUROC = 0.60
+TARGET_MEAN_JACCARD = 0.5
+
+
+def _scenario(item_id: str) -> str:
+    return parse_id(item_id).scenario
+
+
+def _tfidf_pipeline():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True),
+                         LogisticRegression(max_iter=5000, C=1.0, random_state=SEED))
+
+
+def _wordcount_pipeline():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(random_state=SEED))
+
+
+def grouped_folds(groups: np.ndarray, n_folds: int = N_FOLDS) -> list[tuple[np.ndarray,
+                                                                            np.ndarray]]:
+    """Deterministic grouped K-fold: shuffled groups dealt round-robin into folds."""
+    uniq = np.array(sorted(set(groups)))
+    rng = np.random.default_rng(SEED)
+    rng.shuffle(uniq)
+    fold_of = {g: i % n_folds for i, g in enumerate(uniq)}
+    assignment = np.array([fold_of[g] for g in groups])
+    k = min(n_folds, len(uniq))
+    return [(np.where(assignment != f)[0], np.where(assignment == f)[0]) for f in range(k)]
+
+
+def _cv_scores(make, x: Any, y: np.ndarray, folds: list) -> np.ndarray:
+    """Out-of-fold P(class) (binary: P(1); multiclass: matrix)."""
+    classes = np.unique(y)
+    out = np.zeros((len(y), len(classes))) if len(classes) > 2 else np.zeros(len(y))
+    for tr, te in folds:
+        model = make()
+        xtr = x[tr] if not isinstance(x, list) else [x[i] for i in tr]
+        xte = x[te] if not isinstance(x, list) else [x[i] for i in te]
+        model.fit(xtr, y[tr])
+        proba = model.predict_proba(xte)
+        if len(classes) > 2:
+            cols = np.searchsorted(classes, model.classes_)
+            out[np.ix_(te, cols)] = proba
+        else:
+            out[te] = proba[:, list(model.classes_).index(classes[1])]
+    return out
+
+
+def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
+    """All lexical-separability figures for a battery frame (needs clinical and neutral)."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    cn = frame[frame["split"].isin(["clinical", "neutral"])].reset_index(drop=True)
+    if cn.empty or cn["split"].nunique() < 2:
+        return {"computed": False, "reason": "needs clinical and neutral items"}
+    y = (cn["split"] == "clinical").to_numpy(int)
+    groups = cn["id"].map(_scenario).to_numpy()
+    folds = grouped_folds(groups)
+    texts = cn["text"].tolist()
+    p_tfidf = _cv_scores(_tfidf_pipeline, texts, y, folds)
+    wc = cn["word_count"].to_numpy(float).reshape(-1, 1)
+    p_wc = _cv_scores(_wordcount_pipeline, wc, y, folds)
+    auroc = float(roc_auc_score(y, p_tfidf))
+    auroc_wc = float(roc_auc_score(y, p_wc))
+    by_emotion = {}
+    for emo in EMOTIONS:
+        m = (cn["source_emotion"] == emo).to_numpy()
+        if m.sum() >= 4 and len(set(y[m])) == 2:
+            by_emotion[emo] = {"tfidf_auroc": round(float(roc_auc_score(y[m], p_tfidf[m])), 4),
+                               "wordcount_auroc": round(float(roc_auc_score(y[m], p_wc[m])), 4),
+                               "n_pairs": int(m.sum() // 2)}
+    full = _tfidf_pipeline().fit(texts, y)
+    vec, lr = full[0], full[-1]
+    names = np.asarray(vec.get_feature_names_out())
+    coef = lr.coef_[0]
+    order = np.argsort(coef)
+    top = {"clinical": [{"feature": names[i], "weight": round(float(coef[i]), 4)}
+                        for i in order[::-1][:top_features]],
+           "neutral": [{"feature": names[i], "weight": round(float(coef[i]), 4)}
+                       for i in order[:top_features]]}
+    result: dict[str, Any] = {
+        "computed": True,
+        "n_items": len(cn), "n_folds": len(folds), "folds": "grouped by scenario",
+        "clinical_vs_neutral": {"tfidf_auroc": round(auroc, 4),
+                                "wordcount_auroc": round(auroc_wc, 4),
+                                "by_emotion": by_emotion},
+        "top_features": top,
+        "pairs": pair_statistics(frame),
+        "targets": {"tfidf_auroc_max": TARGET_TFIDF_AUROC,
+                    "wordcount_auroc_max": TARGET_WORDCOUNT_AUROC,
+                    "mean_jaccard_min": TARGET_MEAN_JACCARD},
+    }
+    clin = frame[frame["split"] == "clinical"].reset_index(drop=True)
+    if clin["source_emotion"].nunique() >= 2 and len(clin) >= 2 * N_FOLDS:
+        yc = clin["source_emotion"].to_numpy()
+        classes = np.unique(yc)
+        gc = clin["id"].map(_scenario).to_numpy()
+        pc = _cv_scores(_tfidf_pipeline, clin["text"].tolist(), yc, grouped_folds(gc))
+        macro = float(roc_auc_score(yc, pc, multi_class="ovr", average="macro",
+                                    labels=classes))
+        acc = float(accuracy_score(yc, classes[pc.argmax(axis=1)]))
+        result["eight_class_clinical"] = {"macro_auroc": round(macro, 4),
+                                          "accuracy": round(acc, 4),
+                                          "chance": round(1 / len(classes), 4),
+                                          "n_items": len(clin)}
+    result["meets_targets"] = bool(
+        auroc <= TARGET_TFIDF_AUROC and auroc_wc <= TARGET_WORDCOUNT_AUROC
+        and result["pairs"]["jaccard_mean"] >= TARGET_MEAN_JACCARD)
+    return result
+
+
+def pair_statistics(frame: pd.DataFrame) -> dict[str, Any]:
+    """Word-set Jaccard, word-count difference and sentence-count equality per matched pair."""
+    by_id = frame.set_index("id")
+    rows = []
+    for rec in frame[frame["split"] == "clinical"].to_dict(orient="records"):
+        nid = rec["matched_control_id"]
+        if nid not in by_id.index:
+            continue
+        n = by_id.loc[nid]
+        rows.append((jaccard(word_set(rec["text"]), word_set(n["text"])),
+                     100 * abs(int(n["word_count"]) - int(rec["word_count"]))
+                     / int(rec["word_count"]),
+                     int(n["sentence_count"]) == int(rec["sentence_count"])))
+    if not rows:
+        return {"n_pairs": 0}
+    arr = np.array(rows, float)
+    return {"n_pairs": len(rows), "jaccard_mean": round(float(arr[:, 0].mean()), 4),
+            "jaccard_min": round(float(arr[:, 0].min()), 4),
+            "word_diff_pct_mean": round(float(arr[:, 1].mean()), 3),
+            "word_diff_pct_max": round(float(arr[:, 1].max()), 3),
+            "same_sentence_count_rate": round(float(arr[:, 2].mean()), 4)}
+
+
+def item_scores(battery: pd.DataFrame, new_texts: list[str]) -> np.ndarray:
+    """P(clinical) for new texts from a TF-IDF model fitted on the battery's pairs.
+
+    The gate reports it per new item: a neutral control that scores high here is one a bag of
+    words would give away.
+    """
+    cn = battery[battery["split"].isin(["clinical", "neutral"])]
+    if cn["split"].nunique() < 2:
+        return np.full(len(new_texts), np.nan)
+    model = _tfidf_pipeline().fit(cn["text"].tolist(), (cn["split"] == "clinical").to_numpy(int))
+    return model.predict_proba(new_texts)[:, 1]
+
+
+def render_markdown(lex: dict[str, Any]) -> list[str]:
+    if not lex.get("computed"):
+        return ["## Lexical separability", f"Not computed: {lex.get('reason')}."]
+    cvn = lex["clinical_vs_neutral"]
+    pairs = lex["pairs"]
+    t = lex["targets"]
+    lines = ["## Lexical separability (bag of words, folds grouped by scenario)",
+             f"- TF-IDF logistic regression, clinical vs neutral: AUROC {cvn['tfidf_auroc']:.3f} "
+             f"(target <= {t['tfidf_auroc_max']:.2f})",
+             f"- word count alone: AUROC {cvn['wordcount_auroc']:.3f} "
+             f"(target <= {t['wordcount_auroc_max']:.2f})",
+             f"- pairs: word-set Jaccard mean {pairs['jaccard_mean']:.3f} (min "
+             f"{pairs['jaccard_min']:.3f}; target mean >= {t['mean_jaccard_min']:.1f}); "
+             f"word-count difference mean {pairs['word_diff_pct_mean']:.1f}% (max "
+             f"{pairs['word_diff_pct_max']:.1f}%); same sentence count "
+             f"{pairs['same_sentence_count_rate']:.0%}",
+             f"- targets met: {'yes' if lex['meets_targets'] else 'NO'}"]
+    if "eight_class_clinical" in lex:
+        e = lex["eight_class_clinical"]
+        lines.append(f"- 8-class on clinical (TF-IDF): macro AUROC {e['macro_auroc']:.3f}, "
+                     f"accuracy {e['accuracy']:.3f} (chance {e['chance']:.3f})")
+    lines.append("")
+    lines.append("| emotion | TF-IDF AUROC | word-count AUROC | pairs |")
+    lines.append("|---|---:|---:|---:|")
+    for emo, d in cvn["by_emotion"].items():
+        lines.append(f"| {emo} | {d['tfidf_auroc']:.3f} | {d['wordcount_auroc']:.3f} | "
+                     f"{d['n_pairs']} |")
+    lines.append("")
+    lines.append("Features that most give a clinical item away: " + ", ".join(
+        f"{f['feature']} ({f['weight']:+.2f})" for f in lex["top_features"]["clinical"]))
+    lines.append("Features that most mark a neutral: " + ", ".join(
+        f"{f['feature']} ({f['weight']:+.2f})" for f in lex["top_features"]["neutral"]))
+    return lines
