@@ -6,6 +6,13 @@ scenarios never near-duplicate each other while matched members of a scenario st
 
 from __future__ import annotations
 
+import os
+
+# Tests never touch the network: the Hub is unreachable here, and must fail fast, not hang.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 import json
 import random
 from pathlib import Path

@@ -121,7 +121,7 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
                     "mean_jaccard_min": TARGET_MEAN_JACCARD},
     }
     clin = frame[frame["split"] == "clinical"].reset_index(drop=True)
-    if clin["source_emotion"].nunique() >= 2 and len(clin) >= 2 * N_FOLDS:
+    if clin["source_emotion"].nunique() >= 3 and len(clin) >= 2 * N_FOLDS:
         yc = clin["source_emotion"].to_numpy()
         classes = np.unique(yc)
         gc = clin["id"].map(_scenario).to_numpy()

@@ -1,0 +1,40 @@
+"""Tiny randomly initialised transformer models built in-process, fully offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WORDS = ("the a and was were had has she he they it in on at of to for with from by "
+         "kitchen table window garden letter door car phone box road house water").split()
+
+
+def tiny_tokenizer(model_max_length: int = 128):
+    """A word-level fast tokenizer with [PAD]/[UNK]/[CLS]/[SEP], trained on nothing."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
+                                   cls_token="[CLS]", sep_token="[SEP]",
+                                   model_max_length=model_max_length)
+
+
+def save_tiny_classifier(folder: Path, labels: list[str], seed: int = 0) -> Path:
+    """A 2-layer BERT sequence classifier with the given labels, saved as a local model folder."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    tok = tiny_tokenizer()
+    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+                     num_labels=len(labels), id2label=dict(enumerate(labels)),
+                     label2id={lab: i for i, lab in enumerate(labels)})
+    model = BertForSequenceClassification(cfg)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
