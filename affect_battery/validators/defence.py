@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
+from ..blind_read import agreement
 from ..constants import EMOTIONS, LABELS, SPLITS
 from ..findings import InputError
 from . import nrc, vader
+from .complexity import complex_neutral_matching
 from .lexical import separability
 from .lexicon import load_lexicon
 from .stats import binomial_vs_chance, mann_whitney, mcnemar_exact, page_trend, wilcoxon_paired
@@ -215,6 +217,8 @@ def run_defence(frame: pd.DataFrame, classifier: Any | None = None, progress: bo
         "missing_splits": [s for s, n in counts.items() if n == 0],
         "keyword_screen": keyword_section(frame),
         "lexical": separability(frame),
+        "complex_neutral_matching": complex_neutral_matching(frame),
+        "blind_read": agreement(frame),
         "vader": vader_section(frame),
         "nrc": nrc_section(frame),
         "classifier": classifier_section(frame, classifier, progress) if classifier else None,

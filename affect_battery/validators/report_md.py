@@ -65,6 +65,16 @@ def render(report: dict[str, Any]) -> str:
         from .lexical import render_markdown as lex_md
 
         out += lex_md(lexsep) + [""]
+    br = r.get("blind_read")
+    if br:
+        from ..blind_read import render_markdown as br_md
+
+        out += br_md(br) + [""]
+    cxm = r.get("complex_neutral_matching")
+    if cxm:
+        from .complexity import render_markdown as cx_md
+
+        out += cx_md(cxm) + [""]
     v = r["vader"]
     out += ["## VADER (bag-of-words valence)"] + _split_table(v["by_split"], "compound") + [
         "", f"- clinical vs neutral over matched pairs: {_test(v['clinical_vs_neutral_pairs'])}",
