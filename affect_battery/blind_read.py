@@ -56,8 +56,8 @@ def agreement(frame: pd.DataFrame, ratings: pd.DataFrame | None = None) -> dict[
                            for s, e in zip(current["split"], current["source_emotion"],
                                            strict=True)]
     current["agree"] = current["label"] == current["expected"]
-    out: dict[str, Any] = {"computed": True, "n_ratings": int(len(ratings)),
-                           "n_current": int(len(current)),
+    out: dict[str, Any] = {"computed": True, "n_ratings": len(ratings),
+                           "n_current": len(current),
                            "n_stale": int(len(ratings) - len(current)),
                            "targets": TARGETS, "by_split": {}, "by_emotion": {}}
     for split, target in TARGETS.items():
@@ -67,7 +67,7 @@ def agreement(frame: pd.DataFrame, ratings: pd.DataFrame | None = None) -> dict[
         rated = part["item_id"].nunique()
         n_items = int((frame["split"] == split).sum())
         out["by_split"][split] = {
-            "agreement": round(float(part["agree"].mean()), 4), "n_ratings": int(len(part)),
+            "agreement": round(float(part["agree"].mean()), 4), "n_ratings": len(part),
             "items_rated": int(rated), "items_in_split": n_items,
             "meets_target": bool(part["agree"].mean() >= target)}
     for emo in EMOTIONS:
@@ -76,7 +76,7 @@ def agreement(frame: pd.DataFrame, ratings: pd.DataFrame | None = None) -> dict[
             part = current[(current["split"] == split) & (current["source_emotion"] == emo)]
             if len(part):
                 row[split] = {"agreement": round(float(part["agree"].mean()), 4),
-                              "n_ratings": int(len(part))}
+                              "n_ratings": len(part)}
         if row:
             out["by_emotion"][emo] = row
     confusions = current.loc[~current["agree"], ["item_id", "label"]]
