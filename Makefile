@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,classifier]"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -28,6 +28,7 @@ lint: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_gate.py
+	$(BIN)/python benchmarks/bench_validate.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

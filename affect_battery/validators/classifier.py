@@ -68,10 +68,15 @@ def parse_spec(spec: str) -> ClassifierSpec:
 def _require_torch() -> Any:
     try:
         import torch
-        import transformers  # noqa: F401
+        import transformers
     except ImportError:
         raise ClassifierError("the contextual classifier needs torch and transformers: "
                               "pip install 'affect-battery[classifier]'") from None
+    from ..progress import progress_enabled
+
+    if not progress_enabled():
+        transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     return torch
 
 
