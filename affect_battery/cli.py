@@ -88,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("text", nargs="*")
     _add_format(sc)
 
-    sub.add_parser("demo", help="validate the shipped battery in draft mode and summarise it")
+    d = sub.add_parser("demo", help="validate the shipped battery and run the defence battery "
+                       "with the embedded classifier")
+    d.add_argument("--out", default="defence-report", metavar="DIR",
+                   help="report folder (default: defence-report)")
     return parser
 
 
@@ -221,28 +224,65 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded defaults: validate the battery and run the defence battery."""
     from .battery import battery_frame
     from .summary import battery_summary, format_summary
+    from .validators.classifier import ClassifierError, build_classifier
+    from .validators.defence import run_defence, write_report
     from .validators.gate import check_battery, format_text
     from .validators.lexicon import load_lexicon
 
     lex = load_lexicon()
+    frame = battery_frame()
+    summary = battery_summary(frame)
     print(f"affect-battery {__version__}: emotion-term lexicon with {lex.surface_forms()} "
-          "surface forms")
-    print()
-    sys.stdout.write(format_summary(battery_summary(battery_frame())))
-    print()
-    print("Validation (draft mode: every rule except release completeness):")
-    report = check_battery(strict=False, lexicon=lex)
-    sys.stdout.write(format_text(report))
-    example = ("Amara found the fence her neighbour had promised to mend lying in her garden, "
-               "and she was furious.")
-    hits = lex.screen(example)
-    print()
-    print(f"Keyword screen example: {example!r}")
-    for h in hits:
-        print(f"  hit: {h.matched!r} -> {'/'.join(h.emotions)} at offset {h.start}")
-    return report.exit_code
+          "surface forms\n")
+    sys.stdout.write(format_summary(summary))
+    strict = bool(summary["complete"])
+    print(f"\nStructural and keyword checks ({'strict' if strict else 'draft'} mode):")
+    structural = check_battery(strict=strict, lexicon=lex)
+    sys.stdout.write(format_text(structural))
+    try:
+        classifier = build_classifier("embedded")
+    except ClassifierError as exc:
+        print(f"\n(contextual classifier skipped: {exc})")
+        classifier = None
+    print("\nDefence battery (embedded classifier, all offline)...")
+    report, items = run_defence(frame, classifier, strict=strict)
+    out = write_report(report, items, args.out)
+    sys.stdout.write("\n" + headline(report) + f"\nFull report: {out}/report.md\n")
+    return structural.exit_code
+
+
+def headline(report: dict) -> str:
+    """The few numbers that summarise the defence report, one per line."""
+    lines = []
+    lx = report.get("lexical") or {}
+    if lx.get("computed"):
+        c = lx["clinical_vs_neutral"]
+        lines.append(f"bag of words, clinical vs neutral: TF-IDF AUROC {c['tfidf_auroc']:.3f} "
+                     f"(target <= 0.80), word count AUROC {c['wordcount_auroc']:.3f} "
+                     "(target <= 0.60)")
+    v = report["vader"]["clinical_vs_neutral_pairs"]
+    if v:
+        terms = report["vader"]["drivers_that_are_emotion_terms"] or "none"
+        lines.append(f"VADER clinical vs neutral pairs: p = {v['p_value']:.2g}; emotion terms "
+                     f"among its drivers: {terms}")
+    nrc_top = report["nrc"]["top1"].get("clinical")
+    if nrc_top:
+        lines.append(f"NRC top-1 category on clinical: {nrc_top['accuracy']:.3f} (chance 0.125)")
+    clf = report.get("classifier")
+    if clf:
+        means = ", ".join(f"{k} {v['mean']:.2f}" for k, v in clf["p_emotional_by_split"].items())
+        test = clf["clinical_gt_neutral_pairs"]
+        lines.append(f"classifier P(emotional) by split: {means}")
+        lines.append(f"clinical > neutral over pairs: p = {test['p_value']:.2g}, rank-biserial "
+                     f"{test['effect_size']:.2f}")
+    br = report.get("blind_read") or {}
+    if br.get("computed"):
+        lines.append("blind read: " + ", ".join(
+            f"{k} {v['agreement']:.0%}" for k, v in br["by_split"].items()))
+    return "\n".join(lines) + "\n"
 
 
 COMMANDS = {"gate": cmd_gate, "validate": cmd_validate, "stats": cmd_stats,

@@ -160,3 +160,15 @@ def test_lexical_check_flags_a_vocabulary_swap(tmp_path):
     assert good_auc < 0.8
     top = [f["feature"] for f in bad_res["top_features"]["clinical"][:6]]
     assert {"hospital", "funeral", "debt"} & set(top)
+
+
+def test_demo_runs_main_job_on_embedded_default(mini_battery, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AFFECT_BATTERY_DATA", str(mini_battery))
+    code = main(["demo", "--out", str(tmp_path / "rep")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Structural and keyword checks (draft mode)" in out
+    assert "bag of words, clinical vs neutral: TF-IDF AUROC" in out
+    assert "classifier P(emotional) by split" in out
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["classifier"]["name"] == "embedded"

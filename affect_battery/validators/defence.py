@@ -209,6 +209,8 @@ def run_defence(frame: pd.DataFrame, classifier: Any | None = None, progress: bo
                              "clinical items with their neutral controls")
     frame = frame.copy().reset_index(drop=True)
     counts = {s: int((frame["split"] == s).sum()) for s in SPLITS}
+    lexical = separability(frame)
+    frame["bow_p_clinical_oof"] = frame["id"].map(lexical.pop("item_p_clinical_oof", {}))
     report: dict[str, Any] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "affect_battery_version": __version__,
@@ -216,7 +218,7 @@ def run_defence(frame: pd.DataFrame, classifier: Any | None = None, progress: bo
         "counts": counts,
         "missing_splits": [s for s, n in counts.items() if n == 0],
         "keyword_screen": keyword_section(frame),
-        "lexical": separability(frame),
+        "lexical": lexical,
         "complex_neutral_matching": complex_neutral_matching(frame),
         "blind_read": agreement(frame),
         "vader": vader_section(frame),
@@ -224,7 +226,8 @@ def run_defence(frame: pd.DataFrame, classifier: Any | None = None, progress: bo
         "classifier": classifier_section(frame, classifier, progress) if classifier else None,
     }
     item_cols = [c for c in frame.columns if c in ("id", "split", "source_emotion") or c in (
-        "vader_compound", "nrc_hit_rate", "nrc_top", "p_emotional", "clf_top", "lexicon_hits")
+        "vader_compound", "nrc_hit_rate", "nrc_top", "p_emotional", "clf_top", "lexicon_hits",
+        "bow_p_clinical_oof")
         or c.startswith("p_")]
     return report, frame[item_cols]
 

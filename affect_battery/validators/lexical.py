@@ -110,6 +110,8 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
                        for i in order[:top_features]]}
     result: dict[str, Any] = {
         "computed": True,
+        "item_p_clinical_oof": {i: round(float(p), 4) for i, p in zip(cn["id"], p_tfidf,
+                                                                       strict=True)},
         "n_items": len(cn), "n_folds": len(folds), "folds": "grouped by scenario",
         "clinical_vs_neutral": {"tfidf_auroc": round(auroc, 4),
                                 "wordcount_auroc": round(auroc_wc, 4),
