@@ -13,10 +13,19 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def data_dir() -> Path:
-    """The data root: ``$AFFECT_BATTERY_DATA`` if set, the packaged copy, or the checkout's."""
+    """The battery's data root: ``$AFFECT_BATTERY_DATA`` if set, else :func:`package_data_dir`.
+
+    The override points the loader, gate and reports at another battery (stimuli/ and, if
+    present, blind_read/); tools that belong to the package (lexicon, classifier) stay put.
+    """
     override = os.environ.get("AFFECT_BATTERY_DATA")
     if override:
         return Path(override)
+    return package_data_dir()
+
+
+def package_data_dir() -> Path:
+    """The data shipped with the package: the wheel's copy, or the checkout's ``data/``."""
     packaged = _PACKAGE_DIR / "_data"
     if packaged.is_dir():
         return packaged

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import EMOTIONS, LABELS, NEUTRAL
-from ..paths import data_dir
+from ..paths import package_data_dir
 
 DEFAULT_HF_MODEL = "j-hartmann/emotion-english-distilroberta-base"
 HEAD_FILE = "emotion_head.safetensors"
@@ -131,7 +131,7 @@ class MiniLMEncoder:
 
 
 def head_path() -> Path:
-    return data_dir() / "classifier" / HEAD_FILE
+    return package_data_dir() / "classifier" / HEAD_FILE
 
 
 def load_head(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ..paths import data_dir
+from ..paths import package_data_dir
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _GAP = re.compile(r"[\s\-‐‑‒–—]+")
@@ -239,7 +239,7 @@ def _merge_hits(hits: list[Hit]) -> list[Hit]:
 
 
 def default_lexicon_path() -> Path:
-    return data_dir() / "lexicon" / "emotion_terms.yaml"
+    return package_data_dir() / "lexicon" / "emotion_terms.yaml"
 
 
 @lru_cache(maxsize=8)

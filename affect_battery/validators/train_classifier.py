@@ -20,7 +20,7 @@ import numpy as np
 
 from ..constants import LABELS
 from ..findings import InputError
-from ..paths import data_dir
+from ..paths import package_data_dir
 from .classifier import HEAD_FILE, MiniLMEncoder
 
 SEED = 20261125
@@ -30,7 +30,7 @@ ROUND_DECIMALS = 5
 
 
 def corpus_path() -> Path:
-    return data_dir() / "classifier" / "train.jsonl"
+    return package_data_dir() / "classifier" / "train.jsonl"
 
 
 def load_corpus(path: str | Path | None = None) -> tuple[list[str], list[str], str]:
@@ -127,4 +127,4 @@ def same_weights(a: str | Path, result: TrainResult) -> bool:
 
 
 def default_head_path() -> Path:
-    return data_dir() / "classifier" / HEAD_FILE
+    return package_data_dir() / "classifier" / HEAD_FILE
