@@ -84,6 +84,33 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts, lengths and pair statistics of the battery")
     _add_format(s)
 
+    e = sub.add_parser("export", help="build the Hugging Face dataset folder",
+                       description="Parquet per split, dataset card and datasheet rendered from "
+                       "the data and the defence report, manifest, citation, changelog.")
+    e.add_argument("out", nargs="?", metavar="OUT")
+    e.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    e.add_argument("--report", metavar="JSON", help="a strict-mode defence report.json to "
+                   "use (default: run the defence battery now)")
+    e.add_argument("--results", metavar="JSON", help="an analyses results.json to summarise")
+    e.add_argument("--classifier", default="embedded", metavar="SPEC",
+                   help="classifier when the defence battery runs now (default: embedded)")
+    e.add_argument("--repo-id", default=None, metavar="ORG/NAME",
+                   help="Hub repository named in the card")
+    e.add_argument("--verify", metavar="DIR", help="check an existing export instead: "
+                   "manifest and card re-render")
+
+    df = sub.add_parser("diff", help="items added, changed and removed between two versions")
+    df.add_argument("old", help="export folder, or 'current'")
+    df.add_argument("new", help="export folder, or 'current'")
+    _add_format(df)
+
+    pu = sub.add_parser("push", help="upload an export folder to the Hub and tag it")
+    pu.add_argument("folder", metavar="DIR")
+    pu.add_argument("--repo-id", required=True, metavar="ORG/NAME")
+    pu.add_argument("--revision", required=True, metavar="vX.Y.Z")
+    pu.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
+    pu.add_argument("--private", action="store_true")
+
     sc = sub.add_parser("screen", help="show emotion-lexicon hits in a text (stdin if none)")
     sc.add_argument("text", nargs="*")
     _add_format(sc)
@@ -285,9 +312,77 @@ def headline(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .card import DEFAULT_REPO_ID
+    from .export import export, verify_export
+
+    if args.verify:
+        problems = verify_export(args.verify)
+        for p in problems:
+            print(f"{args.verify}: {p}")
+        print("OK: export verifies" if not problems else f"FAILED: {len(problems)} problem(s)")
+        return EXIT_FINDINGS if problems else EXIT_OK
+    if not args.out:
+        raise UsageError("give an output folder (or --verify DIR)")
+    report = _load_json(args.report) if args.report else None
+    results = _load_json(args.results) if args.results else None
+    if report is None:
+        from .battery import battery_frame
+        from .validators.classifier import ClassifierError, build_classifier
+        from .validators.defence import run_defence
+
+        classifier = None
+        if args.classifier != "none":
+            try:
+                classifier = build_classifier(args.classifier)
+            except ClassifierError as exc:
+                raise UsageError(str(exc)) from None
+        report, _ = run_defence(battery_frame(), classifier, strict=True)
+    out = export(args.out, report, results, force=args.force,
+                 repo_id=args.repo_id or DEFAULT_REPO_ID)
+    print(f"exported affect-battery {__version__} to {out}/")
+    return EXIT_OK
+
+
+def _load_json(path: str) -> dict:
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{path}: file not found")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_frames, format_diff, load_side
+
+    d = diff_frames(load_side(args.old), load_side(args.new))
+    sys.stdout.write(json.dumps(d, indent=2) + "\n" if args.format == "json" else format_diff(d))
+    return EXIT_OK
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from .hub import check_revision, push, upload_plan
+
+    check_revision(args.revision)
+    if args.dry_run:
+        plan = upload_plan(args.folder)
+        for item in plan:
+            print(f"{item.size:>10}  {item.sha256[:12]}  {item.path}")
+        print(f"dry run: {len(plan)} files, {sum(i.size for i in plan)} bytes would be uploaded "
+              f"to datasets/{args.repo_id} and tagged {args.revision}")
+        return EXIT_OK
+    url = push(args.folder, args.repo_id, args.revision, private=args.private)
+    print(f"pushed {args.folder} to datasets/{args.repo_id} and tagged {args.revision}: {url}")
+    return EXIT_OK
+
+
 COMMANDS = {"gate": cmd_gate, "validate": cmd_validate, "stats": cmd_stats,
-            "train-classifier": cmd_train_classifier,
-            "screen": cmd_screen, "demo": cmd_demo}
+            "train-classifier": cmd_train_classifier, "export": cmd_export, "diff": cmd_diff,
+            "push": cmd_push, "screen": cmd_screen, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,9 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
+        from .export import ExportError
+        from .hub import HubError
         from .validators.classifier import ClassifierError
 
-        if isinstance(exc, ClassifierError):
+        if isinstance(exc, ClassifierError | ExportError | HubError):
             print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         raise

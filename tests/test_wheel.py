@@ -28,6 +28,9 @@ def test_wheel_contains_data(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "affect_battery/_data/lexicon/emotion_terms.yaml" in names
     assert "affect_battery/_data/stimuli/anger.jsonl" in names
+    assert "affect_battery/_data/classifier/emotion_head.safetensors" in names
+    assert "affect_battery/_cards/dataset_card.md" in names
+    assert "affect_battery/_meta/CHANGELOG.md" in names
     shipped = {p.name for p in (ROOT / "data" / "stimuli").glob("*.jsonl")}
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("affect_battery/_data/stimuli/")
             } == shipped

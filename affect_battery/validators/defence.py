@@ -23,6 +23,7 @@ import pandas as pd
 from .._version import __version__
 from ..blind_read import agreement
 from ..constants import EMOTIONS, LABELS, SPLITS
+from ..digest import battery_digest
 from ..findings import InputError
 from . import nrc, vader
 from .complexity import complex_neutral_matching
@@ -215,6 +216,7 @@ def run_defence(frame: pd.DataFrame, classifier: Any | None = None, progress: bo
         "schema_version": REPORT_SCHEMA_VERSION,
         "affect_battery_version": __version__,
         "mode": "strict" if strict else "draft",
+        "battery_sha256": battery_digest(frame),
         "counts": counts,
         "missing_splits": [s for s, n in counts.items() if n == 0],
         "keyword_screen": keyword_section(frame),
@@ -246,6 +248,7 @@ def write_report(report: dict[str, Any], items: pd.DataFrame, out_dir: str | Pat
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp creates 0700; a report folder is world-readable
     try:
         (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=False) + "\n",
                                          encoding="utf-8")

@@ -1,0 +1,227 @@
+"""Build the Hugging Face dataset folder: parquet per split, card, datasheet, manifest.
+
+The export is deterministic (same version and data -> byte-identical files), refuses data that
+fails strict validation, refuses a non-empty target without ``force``, and is written to a
+temporary folder that replaces the target only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._version import __version__
+from .battery import battery_frame, features
+from .card import DEFAULT_REPO_ID, render_card, render_datasheet
+from .constants import COLUMNS, LABELS, SPLITS
+from .digest import battery_digest
+from .hub_yaml import parquet_name
+from .items import to_typed_frame
+from .paths import package_data_dir
+from .schema import validate_frame
+
+REPORT_NAME = "defence_report.json"
+RESULTS_NAME = "analyses_results.json"
+MANIFEST = "MANIFEST.sha256"
+
+
+class ExportError(Exception):
+    """The export cannot be made (invalid data, occupied target, stale report). Exit 2."""
+
+
+def arrow_table(part: pd.DataFrame) -> pa.Table:
+    """One split as an Arrow table whose schema carries the HF features (emotion as int)."""
+    feats = features()
+    emotion = [LABELS.index(e) for e in part["emotion"]]
+    cols: dict[str, list[Any]] = {}
+    for c in COLUMNS:
+        values = [None if _missing(v) else v for v in part[c].tolist()]
+        if c == "emotion":
+            values = emotion
+        elif c in ("domain", "word_count", "sentence_count"):
+            values = [None if v is None else int(v) for v in values]
+        cols[c] = values
+    schema = feats.arrow_schema
+    return pa.Table.from_pydict(cols, schema=schema)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd", use_dictionary=False,
+                   write_statistics=False, store_schema=True)
+    return buf.getvalue()
+
+
+def citation_cff() -> str:
+    return (
+        "cff-version: 1.2.0\n"
+        "message: \"If you use affect-battery, please cite it as below.\"\n"
+        "type: dataset\n"
+        "title: \"affect-battery: a keyword-free emotion stimulus battery\"\n"
+        f"version: \"{__version__}\"\n"
+        "authors:\n"
+        "  - name: \"affect-battery contributors\"\n"
+        "license: Apache-2.0\n"
+        f"url: \"https://huggingface.co/datasets/{DEFAULT_REPO_ID}\"\n"
+        "keywords:\n  - emotion\n  - interpretability\n  - stimuli\n  - Plutchik\n"
+    )
+
+
+def changelog_text() -> str:
+    for candidate in (Path(__file__).resolve().parent / "_meta" / "CHANGELOG.md",
+                      package_data_dir().parent / "CHANGELOG.md"):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    return f"# Changelog\n\n## {__version__}\n"
+
+
+def manifest(folder: Path) -> str:
+    lines = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            lines.append(f"{digest}  {p.relative_to(folder).as_posix()}")
+    return "\n".join(lines) + "\n"
+
+
+def build_files(frame: pd.DataFrame, report: dict[str, Any], results: dict[str, Any] | None,
+                repo_id: str) -> dict[str, bytes]:
+    """Every file of the export, by relative path (MANIFEST added by the writer)."""
+    files: dict[str, bytes] = {}
+    for split in SPLITS:
+        part = frame[frame["split"] == split].sort_values("id", kind="stable")
+        files[parquet_name(split)] = parquet_bytes(arrow_table(part))
+    files["README.md"] = render_card(frame, report, results, repo_id).encode()
+    files["DATASHEET.md"] = render_datasheet(frame, report, repo_id).encode()
+    files["CITATION.cff"] = citation_cff().encode()
+    files["CHANGELOG.md"] = changelog_text().encode()
+    files[REPORT_NAME] = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+    if results is not None:
+        files[RESULTS_NAME] = (json.dumps(results, indent=2, sort_keys=True) + "\n").encode()
+    return files
+
+
+def check_report(frame: pd.DataFrame, report: dict[str, Any]) -> None:
+    digest = battery_digest(frame)
+    if report.get("battery_sha256") != digest:
+        raise ExportError("the defence report was computed on different data (battery hash "
+                          "mismatch); re-run 'affect-battery validate' and export again")
+    if report.get("mode") != "strict":
+        raise ExportError("the defence report was made in draft mode; a release export needs "
+                          "'affect-battery validate' in strict mode")
+    hits = report.get("keyword_screen", {}).get("items_with_hits_by_split", {})
+    leaking = {s: n for s, n in hits.items() if s != "keyword_rich" and n}
+    if leaking:
+        raise ExportError(f"the defence report found emotion terms outside keyword_rich "
+                          f"({leaking}); the battery is not keyword-free")
+
+
+def export(out: str | Path, report: dict[str, Any], results: dict[str, Any] | None = None,
+           force: bool = False, repo_id: str = DEFAULT_REPO_ID,
+           frame: pd.DataFrame | None = None) -> Path:
+    """Write the Hub folder to ``out``; ``report`` is a strict-mode defence report."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise ExportError(f"{out}: exists and is not empty; use --force to replace it")
+    frame = battery_frame() if frame is None else frame
+    findings = validate_frame(frame, strict=True)
+    if findings:
+        raise ExportError(f"the battery fails strict validation ({len(findings)} finding(s), "
+                          f"first: {findings[0]}); fix it before exporting")
+    check_report(frame, report)
+    files = build_files(frame, report, results, repo_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp creates 0700; a published folder is world-readable
+    try:
+        for rel, data in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (tmp / MANIFEST).write_text(manifest(tmp), encoding="utf-8")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_export(folder: str | Path) -> pd.DataFrame:
+    """The items of an export folder as one frame (emotion decoded to its name)."""
+    folder = Path(folder)
+    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+        raise ExportError(f"{folder}: not an affect-battery export (needs README.md and data/)")
+    parts = []
+    for split in SPLITS:
+        path = folder / parquet_name(split)
+        if not path.is_file():
+            raise ExportError(f"{folder}: missing {parquet_name(split)}")
+        parts.append(pq.read_table(path).to_pandas())
+    frame = pd.concat(parts, ignore_index=True)
+    if "id" not in frame or "text" not in frame:
+        raise ExportError(f"{folder}: parquet files lack id/text columns")
+    frame["emotion"] = frame["emotion"].map(lambda i: LABELS[int(i)])
+    return to_typed_frame(frame)
+
+
+def verify_export(folder: str | Path) -> list[str]:
+    """Problems with an export: manifest mismatches, and a card that differs from a re-render."""
+    folder = Path(folder)
+    problems = []
+    man = folder / MANIFEST
+    if not man.is_file():
+        return [f"{MANIFEST} missing"]
+    listed = {}
+    for line in man.read_text(encoding="utf-8").splitlines():
+        digest, _, rel = line.partition("  ")
+        listed[rel] = digest
+    for rel, digest in listed.items():
+        p = folder / rel
+        if not p.is_file():
+            problems.append(f"{rel}: listed in the manifest but missing")
+        elif hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+            problems.append(f"{rel}: content differs from the manifest")
+    actual = {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+              if p.is_file() and p.name != MANIFEST}
+    problems += [f"{rel}: not in the manifest" for rel in sorted(actual - set(listed))]
+    frame = read_export(folder)
+    report = json.loads((folder / REPORT_NAME).read_text(encoding="utf-8"))
+    results_path = folder / RESULTS_NAME
+    results = (json.loads(results_path.read_text(encoding="utf-8"))
+               if results_path.is_file() else None)
+    if report.get("battery_sha256") != battery_digest(frame):
+        problems.append(f"{REPORT_NAME}: computed on different data than the parquet files")
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    repo_id = _repo_id_from_card(card)
+    if card != render_card(frame, report, results, repo_id):
+        problems.append("README.md: differs from the card rendered from the data and "
+                        f"{REPORT_NAME} (hand edit or stale numbers)")
+    return problems
+
+
+def _repo_id_from_card(card: str) -> str:
+    marker = 'load_dataset("'
+    i = card.find(marker)
+    if i < 0:
+        return DEFAULT_REPO_ID
+    return card[i + len(marker):card.index('"', i + len(marker))]

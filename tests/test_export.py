@@ -1,0 +1,176 @@
+"""The Hub folder: real load_dataset offline, determinism, card vs report, diff and push."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from affect_battery.battery import battery_frame
+from affect_battery.cli import main
+from affect_battery.constants import LABELS, SPLITS
+from affect_battery.digest import battery_digest
+from affect_battery.export import (
+    ExportError,
+    export,
+    read_export,
+    verify_export,
+)
+from affect_battery.validators.defence import run_defence
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    rep, _ = run_defence(battery_frame(), classifier=None, strict=True)
+    return rep
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, report) -> Path:
+    return export(tmp_path_factory.mktemp("hub") / "out", report)
+
+
+def test_load_dataset_offline_reads_the_export(exported):
+    probe = (
+        "import json, datasets\n"
+        f"d = datasets.load_dataset({str(exported)!r})\n"
+        f"c = datasets.load_dataset({str(exported)!r}, split='clinical')\n"
+        "f = d['clinical'].features['emotion']\n"
+        "print(json.dumps({'splits': {k: v.num_rows for k, v in d.items()},\n"
+        "  'names': f.names, 'is_label': type(f).__name__, 'clinical': c.num_rows,\n"
+        "  'first': [c[0]['id'], f.int2str(c[0]['emotion']), c[0]['domain']]}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "HF_DATASETS_CACHE": str(exported.parent / "cache")}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["splits"] == {"clinical": 192, "neutral": 192, "moderate": 48,
+                              "keyword_rich": 96, "complex_neutral": 48}
+    assert info["is_label"] == "ClassLabel" and info["names"] == list(LABELS)
+    assert info["clinical"] == 192
+    item_id, emotion, domain = info["first"]
+    assert item_id.startswith("C-") and emotion == item_id.split("-")[1] and domain >= 1
+    assert "malformed" not in proc.stderr
+
+
+def test_export_is_deterministic_and_round_trips(exported, report, tmp_path):
+    again = export(tmp_path / "again", report)
+    files = sorted(p.relative_to(exported) for p in exported.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (exported / rel).read_bytes() == (again / rel).read_bytes(), rel
+    assert battery_digest(read_export(exported)) == battery_digest(battery_frame())
+    assert {f"data/{s}-00000-of-00001.parquet" for s in SPLITS} <= {str(f) for f in files}
+    for name in ("README.md", "DATASHEET.md", "CITATION.cff", "CHANGELOG.md", "MANIFEST.sha256",
+                 "defence_report.json"):
+        assert (exported / name).is_file()
+
+
+def test_card_numbers_come_from_the_report(exported, report, tmp_path):
+    card = (exported / "README.md").read_text()
+    lx = report["lexical"]["clinical_vs_neutral"]
+    assert f"AUROC {lx['tfidf_auroc']:.3f} (target <= 0.80)" in card
+    assert f"Word count alone gives AUROC {lx['wordcount_auroc']:.3f}" in card
+    assert f"{report['keyword_screen']['lexicon_surface_forms']} surface forms" in card
+    assert "| anger | 24 | 24 | 6 | 12 | 0 |" in card
+    assert verify_export(exported) == []
+    # a report with another number renders another card: nothing is typed by hand
+    altered = json.loads(json.dumps(report))
+    altered["lexical"]["clinical_vs_neutral"]["tfidf_auroc"] = 0.1234
+    other = export(tmp_path / "other", altered)
+    assert "AUROC 0.123 (target <= 0.80)" in (other / "README.md").read_text()
+
+
+def test_verify_catches_hand_edits_and_tampering(exported, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    card = copy / "README.md"
+    card.write_text(card.read_text().replace("(target <= 0.80)", "(target <= 0.90)", 1))
+    problems = verify_export(copy)
+    assert any("README.md: content differs from the manifest" in p for p in problems)
+    assert any("differs from the card rendered" in p for p in problems)
+    (copy / "data" / "extra.txt").write_text("x")
+    assert any("extra.txt: not in the manifest" in p for p in verify_export(copy))
+    code = main(["export", "--verify", str(copy)])
+    assert code == 1
+
+
+def test_export_refusals(exported, report, tmp_path, mini_battery, monkeypatch, capsys):
+    code = main(["export", str(exported), "--report", str(exported / "defence_report.json")])
+    assert code == 2 and "not empty; use --force" in capsys.readouterr().err
+    draft = dict(report, mode="draft")
+    with pytest.raises(ExportError, match="draft mode"):
+        export(tmp_path / "d", draft)
+    stale = dict(report, battery_sha256="0" * 64)
+    with pytest.raises(ExportError, match="different data"):
+        export(tmp_path / "s", stale)
+    assert not (tmp_path / "d").exists() and not (tmp_path / "s").exists()
+    monkeypatch.setenv("AFFECT_BATTERY_DATA", str(mini_battery))
+    code = main(["export", str(tmp_path / "m"), "--report",
+                 str(exported / "defence_report.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "fails strict validation" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_diff_between_exports(exported, report, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    new = export(tmp_path / "new", report)
+    path = new / "data" / "clinical-00000-of-00001.parquet"
+    table = pq.read_table(path).to_pandas()
+    table.loc[0, "text"] = table.loc[0, "text"] + " Changed."
+    changed_id = table.loc[0, "id"]
+    removed_id = table.loc[1, "id"]
+    table = table.drop(index=1)
+    table.to_parquet(path)
+    code = main(["diff", str(exported), str(new), "--format", "json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert d["removed"] == [removed_id] and d["added"] == []
+    assert d["changed"] == [{"id": changed_id, "columns": ["text"]}]
+    code = main(["diff", str(exported), "current"])
+    assert code == 0 and "0 added, 0 removed, 0 changed" in capsys.readouterr().out
+
+
+def test_diff_refuses_unrelated_or_non_exports(exported, tmp_path, capsys):
+    (tmp_path / "junk").mkdir()
+    assert main(["diff", str(exported), str(tmp_path / "junk")]) == 2
+    assert "not an affect-battery export" in capsys.readouterr().err
+
+
+def test_push_dry_run_lists_exactly_the_upload(exported, capsys):
+    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v0.1.0",
+                 "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    listed = [line.split()[-1] for line in out.splitlines()[:-1]]
+    files = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*")
+                   if p.is_file())
+    assert sorted(listed) == files
+
+
+def test_push_without_token_or_network_fails_cleanly(exported, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v0.1.0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no Hugging Face token" in err and len(err.strip().splitlines()) == 1
+    secret = "hf_" + "x" * 30
+    monkeypatch.setenv("HF_TOKEN", secret)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v0.1.0"])
+    out = capsys.readouterr()
+    assert code == 2 and "push to org/name failed" in out.err
+    assert secret not in out.err and secret not in out.out
+    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v9.9.9"])
+    assert code == 2 and "does not match" in capsys.readouterr().err
