@@ -29,14 +29,13 @@ def _dtype(name: str) -> object:
 
 def front_matter(frame: pd.DataFrame) -> str:
     from .constants import COLUMNS
-
     from .export import arrow_table
 
     splits = []
     for s in SPLITS:
         part = frame[frame["split"] == s].sort_values("id", kind="stable")
         splits.append({"name": s, "num_bytes": int(arrow_table(part).nbytes),
-                       "num_examples": int(len(part))})
+                       "num_examples": len(part)})
     n = len(frame)
     size = "n<1K" if n < 1000 else "1K<n<10K"
     meta = {
