@@ -38,3 +38,40 @@ def save_tiny_classifier(folder: Path, labels: list[str], seed: int = 0) -> Path
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def tiny_loaded(arch: str, seed: int = 0, padding_side: str = "right"):
+    """A LoadedModel around a 2-layer random Llama, GPT-2 or BERT (hidden 64)."""
+    import torch
+    from transformers import (
+        BertConfig,
+        BertModel,
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
+
+    from affect_battery.analyses.models import LoadedModel
+
+    torch.manual_seed(seed)
+    tok = tiny_tokenizer()
+    tok.padding_side = padding_side
+    v = len(tok)
+    if arch == "llama":
+        cfg = LlamaConfig(vocab_size=v, hidden_size=64, intermediate_size=128,
+                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                          max_position_embeddings=256, pad_token_id=0)
+        model, kind = LlamaForCausalLM(cfg), "causal"
+    elif arch == "gpt2":
+        cfg = GPT2Config(vocab_size=v, n_embd=64, n_layer=2, n_head=4, n_positions=256,
+                         pad_token_id=0)
+        model, kind = GPT2LMHeadModel(cfg), "causal"
+    elif arch == "bert":
+        cfg = BertConfig(vocab_size=v, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=128, max_position_embeddings=256)
+        model, kind = BertModel(cfg), "encoder"
+    else:
+        raise ValueError(arch)
+    model.eval()
+    return LoadedModel(model, tok, f"tiny-{arch}", "in-process", "random", kind, "cpu", "float32")

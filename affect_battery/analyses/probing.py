@@ -1,0 +1,139 @@
+"""Linear probes on captured activations, with baselines on the same folds.
+
+Standardisation happens inside the pipeline (fitted on training folds only), and folds are
+grouped by scenario: a clinical item and its neutral, moderate and keyword-rich versions always
+fall in the same fold, so a probe can never score by recognising the story. The same folds serve
+the two baselines (TF-IDF on the raw text, word count alone) and the label-permutation null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..constants import EMOTIONS
+from ..validators.lexical import grouped_folds
+
+SEED = 0
+
+
+def probe_pipeline(c: float = 1.0):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000,
+                                                              random_state=SEED))
+
+
+def _oof(make: Any, x: Any, y: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
+         ) -> np.ndarray:
+    classes = np.unique(y)
+    multi = len(classes) > 2
+    out = np.zeros((len(y), len(classes))) if multi else np.zeros(len(y))
+    for tr, te in folds:
+        model = make()
+        xtr = [x[i] for i in tr] if isinstance(x, list) else x[tr]
+        xte = [x[i] for i in te] if isinstance(x, list) else x[te]
+        model.fit(xtr, y[tr])
+        p = model.predict_proba(xte)
+        if multi:
+            out[np.ix_(te, np.searchsorted(classes, model.classes_))] = p
+        else:
+            out[te] = p[:, list(model.classes_).index(classes[1])]
+    return out
+
+
+def binary_auroc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, make: Any = probe_pipeline
+                 ) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auroc_safe(roc_auc_score, y, _oof(make, x, y, grouped_folds(groups))))
+
+
+def roc_auroc_safe(fn: Any, y: np.ndarray, p: np.ndarray) -> float:
+    return float(fn(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def multiclass_scores(x: Any, y: np.ndarray, groups: np.ndarray, make: Any = probe_pipeline
+                      ) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    classes = np.unique(y)
+    p = _oof(make, x, y, grouped_folds(groups))
+    return {"macro_auroc": float(roc_auc_score(y, p, multi_class="ovr", average="macro",
+                                               labels=classes)),
+            "accuracy": float(accuracy_score(y, classes[p.argmax(axis=1)])),
+            "chance": 1 / len(classes)}
+
+
+def transfer(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+             ) -> dict[str, float]:
+    """Train on one condition (keyword_rich), test on another (clinical)."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    model = probe_pipeline().fit(x_train, y_train)
+    p = model.predict_proba(x_test)
+    classes = model.classes_
+    if len(classes) == 2:
+        return {"auroc": float(roc_auc_score(y_test == classes[1], p[:, 1])),
+                "accuracy": float(accuracy_score(y_test, classes[p.argmax(axis=1)]))}
+    present = np.isin(classes, np.unique(y_test))
+    return {"macro_auroc": float(roc_auc_score(y_test, p[:, present], multi_class="ovr",
+                                               average="macro", labels=classes[present]))
+            if present.sum() > 2 else float("nan"),
+            "accuracy": float(accuracy_score(y_test, classes[p.argmax(axis=1)])),
+            "chance": 1 / len(classes)}
+
+
+def permutation_null(x: np.ndarray, y: np.ndarray, groups: np.ndarray, observed: float,
+                     n_permutations: int = 20, seed: int = SEED) -> dict[str, Any]:
+    """Binary AUROC under labels permuted between scenarios (pairs keep their structure).
+
+    Labels are shuffled at the level of groups' items so the null keeps the grouping; the
+    p-value is (1 + #null >= observed) / (1 + n).
+    """
+    rng = np.random.default_rng(seed)
+    null = []
+    for _ in range(n_permutations):
+        y_perm = y.copy()
+        for g in np.unique(groups):
+            idx = np.where(groups == g)[0]
+            if rng.random() < 0.5:
+                y_perm[idx] = 1 - y[idx]  # swap clinical/neutral inside the scenario
+        null.append(binary_auroc(x, y_perm, groups))
+    null_arr = np.array(null)
+    return {"n_permutations": n_permutations, "null_mean": float(null_arr.mean()),
+            "null_max": float(null_arr.max()),
+            "p_value": float((1 + np.sum(null_arr >= observed)) / (1 + n_permutations))}
+
+
+def tfidf_pipeline():
+    from ..validators.lexical import _tfidf_pipeline
+
+    return _tfidf_pipeline()
+
+
+def wordcount_pipeline():
+    from ..validators.lexical import _wordcount_pipeline
+
+    return _wordcount_pipeline()
+
+
+def baselines(texts: list[str], word_counts: np.ndarray, y: np.ndarray, groups: np.ndarray,
+              multiclass: bool = False) -> dict[str, float]:
+    """TF-IDF and word-count models on exactly the probe's folds."""
+    if multiclass:
+        tf = multiclass_scores(texts, y, groups, tfidf_pipeline)
+        wc = multiclass_scores(word_counts.reshape(-1, 1), y, groups, wordcount_pipeline)
+        return {"tfidf_macro_auroc": tf["macro_auroc"], "tfidf_accuracy": tf["accuracy"],
+                "wordcount_macro_auroc": wc["macro_auroc"], "wordcount_accuracy": wc["accuracy"]}
+    return {"tfidf_auroc": binary_auroc(texts, y, groups, tfidf_pipeline),
+            "wordcount_auroc": binary_auroc(word_counts.reshape(-1, 1), y, groups,
+                                            wordcount_pipeline)}
+
+
+def emotion_index(labels: Sequence[str]) -> np.ndarray:
+    return np.array([EMOTIONS.index(e) for e in labels])

@@ -1,0 +1,58 @@
+"""Prompt presets and answer-label tokens.
+
+``two_shot``: an instruction, two fixed example shots (written for this project, not taken from
+the battery), then ``Context: {text}\\nAnswer:``; read at the final token. ``raw``: the text
+alone. The stimulus's character span is tracked so activations can be pooled over its tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..constants import EMOTIONS
+
+ANSWER_LABELS: tuple[str, ...] = (*EMOTIONS, "none")
+
+INSTRUCTION = ("Read each short story and name the emotion its main character is living through "
+               "at the end. Answer with one word: " + ", ".join(ANSWER_LABELS) + ".")
+SHOT_1 = ("Marguerite had posted the parcel of seeds to her brother on Monday. On Thursday the "
+          "courier's site showed it had been returned to a depot four hundred kilometres away, "
+          "and the door of the storm shelter she had built in the yard would not close against "
+          "the wind that was already bending the fence posts.")
+SHOT_1_ANSWER = "fear"
+SHOT_2 = ("Tobiah collected the laundry from the line at six, folded the sheets on the kitchen "
+          "table and stacked them in the cupboard by the stairs. He then wrote the week's "
+          "shopping list on the back of an envelope and left it by the kettle.")
+SHOT_2_ANSWER = "none"
+PRESETS = ("two_shot", "raw")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    stimulus_start: int
+    stimulus_end: int
+
+
+def build_prompt(stimulus: str, preset: str = "two_shot") -> Prompt:
+    if preset == "raw":
+        return Prompt(stimulus, 0, len(stimulus))
+    if preset != "two_shot":
+        raise ValueError(f"unknown prompt preset {preset!r}: use one of {', '.join(PRESETS)}")
+    head = (f"{INSTRUCTION}\n\nContext: {SHOT_1}\nAnswer: {SHOT_1_ANSWER}\n\n"
+            f"Context: {SHOT_2}\nAnswer: {SHOT_2_ANSWER}\n\nContext: ")
+    text = f"{head}{stimulus}\nAnswer:"
+    return Prompt(text, len(head), len(head) + len(stimulus))
+
+
+def label_token_ids(tokenizer, labels: tuple[str, ...] = ANSWER_LABELS) -> dict[str, int]:
+    """First token of " label" for each answer label; labels must not share a first token."""
+    ids = {}
+    for lab in labels:
+        toks = tokenizer(" " + lab, add_special_tokens=False)["input_ids"]
+        if not toks:
+            raise ValueError(f"the tokenizer gives no token for label {lab!r}")
+        ids[lab] = int(toks[0])
+    if len(set(ids.values())) != len(ids):
+        raise ValueError(f"answer labels share first tokens under this tokenizer: {ids}")
+    return ids
