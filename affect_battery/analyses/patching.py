@@ -120,11 +120,11 @@ def attribution_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[s
         rows = torch.arange(len(chunk), device=device)
         saved: dict[tuple[str, int], Any] = {}
 
-        def make_hook(site: tuple[str, int]):
+        def make_hook(site: tuple[str, int], store: dict = saved):  # noqa: B006 - bound on purpose
             def hook(_m: Any, _i: Any, output: Any) -> None:
                 h = output[0] if isinstance(output, tuple) else output
                 h.retain_grad()
-                saved[site] = h
+                store[site] = h
             return hook
         handles = [sublayer(blocks[layer], kind).register_forward_hook(make_hook((kind, layer)))
                    for kind, layer in sites]
