@@ -120,7 +120,7 @@ def attribution_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[s
         rows = torch.arange(len(chunk), device=device)
         saved: dict[tuple[str, int], Any] = {}
 
-        def make_hook(site: tuple[str, int], store: dict = saved):  # noqa: B006 - bound on purpose
+        def make_hook(site: tuple[str, int], store: dict = saved):  # binds this batch's store
             def hook(_m: Any, _i: Any, output: Any) -> None:
                 h = output[0] if isinstance(output, tuple) else output
                 h.retain_grad()
