@@ -16,6 +16,7 @@ from .atomic import atomic_write_text
 from .findings import InputError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+_METHODS = ("probing", "patching", "attribution", "knockout", "geometry", "steering")
 
 
 class UsageError(Exception):
@@ -110,6 +111,32 @@ def build_parser() -> argparse.ArgumentParser:
     pu.add_argument("--revision", required=True, metavar="vX.Y.Z")
     pu.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
     pu.add_argument("--private", action="store_true")
+
+    an = sub.add_parser("analyze", help="run the reference interpretability suite on a model",
+                        description="Probing, exact and attribution patching, knockout, "
+                        "geometry and steering on any Hugging Face model over the battery.")
+    an.add_argument("--model", required=True, metavar="ID|PATH|ALIAS",
+                    help="Hub id, local folder, or alias: smollm2-135m, minilm")
+    an.add_argument("--methods", default=",".join(_METHODS), metavar="LIST",
+                    help=f"comma-separated subset of {','.join(_METHODS)}")
+    an.add_argument("--layers", metavar="LIST", help="layer indices, e.g. 0,4,8 or 0-11")
+    an.add_argument("--splits", default="clinical,neutral,moderate,keyword_rich,complex_neutral",
+                    metavar="LIST")
+    an.add_argument("--preset", default="two_shot", choices=["two_shot", "raw"])
+    an.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    an.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    an.add_argument("--batch-size", type=int, default=16)
+    an.add_argument("--patch-pairs", type=int, default=8, help="pairs per patching type")
+    an.add_argument("--knockout-items", type=int, default=8,
+                    help="clinical items (with their neutrals) for knockout")
+    an.add_argument("--permutations", type=int, default=50)
+    an.add_argument("--max-items", type=int, help="a quick run on a small subset")
+    an.add_argument("--seed", type=int, default=0)
+    an.add_argument("--no-cache", action="store_true", help="do not read or write the "
+                    "activation cache")
+    an.add_argument("--trust-remote-code", action="store_true",
+                    help="allow a Hub model's own code to run (off by default)")
+    an.add_argument("--out", default="analysis", metavar="DIR")
 
     sc = sub.add_parser("screen", help="show emotion-lexicon hits in a text (stdin if none)")
     sc.add_argument("text", nargs="*")
@@ -380,7 +407,53 @@ def cmd_push(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"gate": cmd_gate, "validate": cmd_validate, "stats": cmd_stats,
+def _int_list(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out += list(range(int(a), int(b) + 1))
+            elif part:
+                out.append(int(part))
+        except ValueError:
+            raise UsageError(f"--layers: {part!r} is not a layer number or range") from None
+    return out
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analyses.capture import ArchitectureError
+    from .analyses.models import ModelError
+    from .analyses.suite import AnalyzeConfig, run_suite
+    from .constants import SPLITS
+    from .progress import progress_enabled
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
+    bad = [s for s in splits if s not in SPLITS]
+    if bad:
+        raise UsageError(f"unknown split(s) {', '.join(bad)}: use {', '.join(SPLITS)}")
+    cfg = AnalyzeConfig(model=args.model, out=args.out, methods=methods,
+                        layers=_int_list(args.layers), splits=splits, preset=args.preset,
+                        device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                        seed=args.seed, patch_pairs=args.patch_pairs,
+                        knockout_items=args.knockout_items, n_permutations=args.permutations,
+                        use_cache=not args.no_cache, trust_remote_code=args.trust_remote_code,
+                        max_items=args.max_items, progress=progress_enabled())
+    try:
+        results = run_suite(cfg)
+    except (ModelError, ArchitectureError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"analyses of {args.model} written to {args.out}/")
+    for k, v in results["headline"].items():
+        print(f"  {k.replace('_', ' ')}: {v}")
+    return EXIT_OK
+
+
+COMMANDS = {"gate": cmd_gate, "analyze": cmd_analyze, "validate": cmd_validate, "stats": cmd_stats,
             "train-classifier": cmd_train_classifier, "export": cmd_export, "diff": cmd_diff,
             "push": cmd_push, "screen": cmd_screen, "demo": cmd_demo}
 

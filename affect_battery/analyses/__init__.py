@@ -1,4 +1,23 @@
 """Reference mechanistic-interpretability analyses over the battery.
 
-Filled by the analyses issue; nothing here imports torch at package import time.
+Python API (mirrors ``affect-battery analyze``)::
+
+    from affect_battery.analyses import AnalyzeConfig, run_suite
+    results = run_suite(AnalyzeConfig(model="smollm2-135m", out="run-smollm2"))
+
+torch and transformers are imported only when a model is loaded.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["AnalyzeConfig", "run_suite"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import suite
+
+        return getattr(suite, name)
+    raise AttributeError(name)
