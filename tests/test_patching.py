@@ -62,3 +62,17 @@ def test_patched_logits_move_towards_source():
     patched = label_logits(loaded, pairs.targets, LABELS, site, acts.get(*site))
     source = label_logits(loaded, pairs.sources, LABELS)
     np.testing.assert_allclose(patched, source, atol=1e-4)
+
+
+def test_cached_prefix_patching_equals_full_recompute():
+    for arch in ("llama", "gpt2"):
+        loaded = tiny_loaded(arch)
+        pairs = _pairs(SRC, TGT)
+        sites = [(k, i) for k in ("resid", "attn", "mlp") for i in range(2)]
+        acts = capture(loaded, pairs.sources, sites)
+        src_acts = {s: acts.get(*s) for s in sites}
+        full = exact_patching(loaded, pairs, sites, src_acts, LABELS, mode="full")
+        cached = exact_patching(loaded, pairs, sites, src_acts, LABELS, mode="cached")
+        for site in sites:
+            np.testing.assert_allclose(cached["sites"][site]["ld"], full["sites"][site]["ld"],
+                                       atol=1e-4, err_msg=f"{arch} {site}")

@@ -176,6 +176,10 @@ def load_model(spec: str, device: str = "cpu", dtype: str = "float32",
         raise ModelError("the analyses need torch and transformers: "
                          "pip install 'affect-battery[analyses]'") from None
     transformers.utils.logging.set_verbosity_error()
+    from ..progress import progress_enabled
+
+    if not progress_enabled():
+        transformers.utils.logging.disable_progress_bar()
     dev = resolve_device(device)
     torch_dtype = _torch_dtype(dtype)
     path, kind, source = resolve(spec)

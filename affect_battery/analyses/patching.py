@@ -73,6 +73,62 @@ def label_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Sequence[int
     return np.concatenate(out)
 
 
+def cached_patch_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Sequence[int],
+                        sites: Sequence[tuple[str, int]], values: dict[tuple[str, int],
+                                                                     np.ndarray],
+                        batch_size: int = 16) -> dict[tuple[str, int], np.ndarray]:
+    """Final-token patches for many sites, reusing one prefix pass per batch.
+
+    Attention is causal, so a patch at the final position changes only the final token's own
+    computation: the prefix (every token but the last) is run once with a KV cache, and each
+    site costs a single one-token forward. Prompts are left-padded so the final tokens align.
+    Equal to :func:`label_logits` with ``hook_site`` (tested), at a fraction of the cost.
+    """
+    import torch
+
+    model, tok = loaded.model, loaded.tokenizer
+    device = next(model.parameters()).device
+    blocks = find_blocks(model)
+    out: dict[tuple[str, int], list[np.ndarray]] = {site: [] for site in sites}
+    import inspect
+
+    # transformers 5 renames the forward argument past_key_values -> cache
+    cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters \
+        else "past_key_values"
+    side = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        for i in range(0, len(prompts), batch_size):
+            chunk = prompts[i:i + batch_size]
+            enc = tokenize(tok, chunk, device, model)["batch"]
+            ids, mask, pos = enc["input_ids"], enc["attention_mask"], enc["position_ids"]
+            with torch.inference_mode():
+                prefix = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
+                               position_ids=pos[:, :-1], use_cache=True)
+            cache = getattr(prefix, "past_key_values", None) or getattr(prefix, "cache", None)
+            for site in sites:
+                vals = torch.from_numpy(values[site][i:i + batch_size]).to(device)
+
+                def hook(_m: Any, _i: Any, output: Any, _v: Any = vals) -> Any:
+                    h = output[0] if isinstance(output, tuple) else output
+                    h = h.clone()
+                    h[:, -1] = _v.to(h.dtype)
+                    return (h, *output[1:]) if isinstance(output, tuple) else h
+                handle = sublayer(blocks[site[1]], site[0]).register_forward_hook(hook)
+                try:
+                    with torch.inference_mode():
+                        logits = model(input_ids=ids[:, -1:], attention_mask=mask,
+                                       position_ids=pos[:, -1:], use_cache=True,
+                                       **{cache_kw: cache}).logits[:, -1]
+                finally:
+                    handle.remove()
+                    cache.crop(-1)  # drop the one token this site appended
+                out[site].append(logits[:, list(label_ids)].float().cpu().numpy())
+    finally:
+        tok.padding_side = side
+    return {site: np.concatenate(v) for site, v in out.items()}
+
+
 def logit_diff(logits: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     rows = np.arange(len(logits))
     return logits[rows, a] - logits[rows, b]
@@ -80,20 +136,31 @@ def logit_diff(logits: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def exact_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[str, int]],
                    source_acts: dict[tuple[str, int], np.ndarray], label_ids: Sequence[int],
-                   batch_size: int = 16, progress: bool = False) -> dict[str, Any]:
-    """Patch each site; return clean and patched logit differences and top-1 success."""
+                   batch_size: int = 16, progress: bool = False, mode: str = "cached"
+                   ) -> dict[str, Any]:
+    """Patch each site; return clean and patched logit differences and top-1 success.
+
+    ``mode="cached"`` reuses a prefix KV cache (one token per site); ``mode="full"`` re-runs
+    the whole prompt for every site (the reference, and the baseline for timing attribution).
+    """
     clean_t = label_logits(loaded, pairs.targets, label_ids, batch_size=batch_size)
     clean_s = label_logits(loaded, pairs.sources, label_ids, batch_size=batch_size)
     ld_t = logit_diff(clean_t, pairs.source_label, pairs.target_label)
     ld_s = logit_diff(clean_s, pairs.source_label, pairs.target_label)
     per_site: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+    if mode == "cached":
+        all_patched = cached_patch_logits(loaded, pairs.targets, label_ids, sites, source_acts,
+                                          batch_size)
+    elif mode != "full":
+        raise ValueError(f"unknown patching mode {mode!r}: use cached or full")
     iterator: Any = sites
-    if progress:
+    if progress and mode == "full":
         from ..progress import progress_bar
         iterator = progress_bar(list(sites), desc=f"patching {pairs.name}", unit="site")
     for site in iterator:
-        patched = label_logits(loaded, pairs.targets, label_ids, site, source_acts[site],
-                               batch_size)
+        patched = (all_patched[site] if mode == "cached" else
+                   label_logits(loaded, pairs.targets, label_ids, site, source_acts[site],
+                                batch_size))
         ld_p = logit_diff(patched, pairs.source_label, pairs.target_label)
         per_site[site] = {"ld": ld_p, "effect": ld_p - ld_t,
                           "top1": patched.argmax(axis=1) == pairs.source_label}

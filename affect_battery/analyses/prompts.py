@@ -15,14 +15,11 @@ ANSWER_LABELS: tuple[str, ...] = (*EMOTIONS, "none")
 
 INSTRUCTION = ("Read each short story and name the emotion its main character is living through "
                "at the end. Answer with one word: " + ", ".join(ANSWER_LABELS) + ".")
-SHOT_1 = ("Marguerite had posted the parcel of seeds to her brother on Monday. On Thursday the "
-          "courier's site showed it had been returned to a depot four hundred kilometres away, "
-          "and the door of the storm shelter she had built in the yard would not close against "
-          "the wind that was already bending the fence posts.")
+SHOT_1 = ("The storm shelter's door would not close, and the wind that had already torn the barn "
+          "roof away was bending the fence posts toward the house where Tomasz sat.")
 SHOT_1_ANSWER = "fear"
-SHOT_2 = ("Tobiah collected the laundry from the line at six, folded the sheets on the kitchen "
-          "table and stacked them in the cupboard by the stairs. He then wrote the week's "
-          "shopping list on the back of an envelope and left it by the kettle.")
+SHOT_2 = ("Tobiah took the sheets off the line at six, folded them on the kitchen table and "
+          "wrote the week's shopping list on the back of an envelope.")
 SHOT_2_ANSWER = "none"
 PRESETS = ("two_shot", "raw")
 

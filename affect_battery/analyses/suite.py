@@ -51,7 +51,7 @@ class AnalyzeConfig:
     knockout_items: int = 8
     knockout_methods: tuple[str, ...] = ko.METHODS
     steering_strengths: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
-    steering_items: int = 24
+    steering_items: int = 16
     n_permutations: int = 50
     use_cache: bool = True
     trust_remote_code: bool = False
@@ -69,9 +69,10 @@ def _select(frame: pd.DataFrame, cfg: AnalyzeConfig) -> pd.DataFrame:
     if cfg.max_items is not None:
         # keep whole scenarios, spread over emotions, so pairs and folds stay intact
         order = frame.drop_duplicates("id").assign(sc=frame["id"].map(_scenario))
-        scen = []
-        for emo in EMOTIONS:
-            scen += list(dict.fromkeys(order.loc[order["source_emotion"] == emo, "sc"]))[:2]
+        per_emotion = [list(dict.fromkeys(order.loc[order["source_emotion"] == emo, "sc"]))
+                       for emo in EMOTIONS]
+        scen = [s for rank in range(max(map(len, per_emotion), default=0))
+                for lst in per_emotion if rank < len(lst) for s in [lst[rank]]]
         keep = frame["id"].map(_scenario).isin(scen[: max(1, cfg.max_items // 2)])
         frame = frame[keep | (frame["split"] == "complex_neutral")].head(cfg.max_items * 2)
         frame = frame.reset_index(drop=True)
@@ -450,7 +451,8 @@ def _steering(loaded: Any, frame: pd.DataFrame, prompts: dict, cap: Any, idx: di
     lab = {e: k for k, e in enumerate(ANSWER_LABELS)}
     pairs = [(i, "N" + i[1:]) for i in frame.loc[frame["split"] == "clinical", "id"]
              if "N" + i[1:] in idx]
-    neutral_ids = _even_sample([n[0] for n in pairs], cfg.steering_items)
+    # steer held-out neutrals: at most half the pairs, so directions always have training pairs
+    neutral_ids = _even_sample([n[0] for n in pairs], min(cfg.steering_items, len(pairs) // 2))
     targets = [prompts["N" + c[1:]] for c in neutral_ids]
     held = set(neutral_ids)
     n_layers = loaded.n_layers
@@ -466,16 +468,18 @@ def _steering(loaded: Any, frame: pd.DataFrame, prompts: dict, cap: Any, idx: di
         n_idx = [idx[n] for _, n in train]
         scale = float(np.linalg.norm(xc[n_idx], axis=1).mean())
         directions = {"affect": st.direction(xc[c_idx], xc[n_idx])}
-        for e in EMOTIONS:
-            ce = [idx[c] for c, _ in train if c.split("-")[1] == e]
-            ne = [idx[n] for c, n in train if c.split("-")[1] == e]
-            if ce:
-                directions[e] = st.direction(xc[ce], xc[ne])
+        if layer == best:  # emotion-specific directions at the best probing layer only
+            for e in EMOTIONS:
+                ce = [idx[c] for c, _ in train if c.split("-")[1] == e]
+                ne = [idx[n] for c, n in train if c.split("-")[1] == e]
+                if ce:
+                    directions[e] = st.direction(xc[ce], xc[ne])
+        base = st.softmax(st.steered_logits(loaded, targets, layer, directions["affect"], 0.0,
+                                            lids, cfg.batch_size))
         for name, vec in directions.items():
             for s in cfg.steering_strengths:
-                logits = st.steered_logits(loaded, targets, layer, vec * scale, s, lids,
-                                           cfg.batch_size)
-                p = st.softmax(logits)
+                p = base if s == 0 else st.softmax(st.steered_logits(
+                    loaded, targets, layer, vec * scale, s, lids, cfg.batch_size))
                 row = {"layer": layer, "direction": name, "strength": s,
                        "p_none": float(p[:, lab["none"]].mean()),
                        "p_any_emotion": float(1 - p[:, lab["none"]].mean())}
