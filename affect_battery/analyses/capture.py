@@ -108,6 +108,35 @@ def accepts_position_ids(model: Any) -> bool:
     return "position_ids" in inspect.signature(model.forward).parameters
 
 
+def final_only_kwargs(model: Any) -> dict[str, Any]:
+    """Ask a causal LM for last-position logits only (a 49k-vocabulary head over every position
+    costs hundreds of MB per batch). Callers left-pad, so the last position is the final token.
+    """
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    if "logits_to_keep" in params:
+        return {"logits_to_keep": 1}
+    if "num_logits_to_keep" in params:
+        return {"num_logits_to_keep": 1}
+    return {}
+
+
+class left_padding:
+    """Temporarily left-pad a tokenizer (final tokens align at position -1)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def __enter__(self) -> Any:
+        self.side = self.tokenizer.padding_side
+        self.tokenizer.padding_side = "left"
+        return self.tokenizer
+
+    def __exit__(self, *exc: object) -> None:
+        self.tokenizer.padding_side = self.side
+
+
 def tokenize(tokenizer: Any, prompts: Sequence[Prompt], device: Any,
              model: Any | None = None) -> dict[str, Any]:
     """Tokenise a batch; position ids follow the attention mask, so left padding (whose pads
@@ -155,6 +184,11 @@ def capture(loaded: Any, prompts: Sequence[Prompt], sites: Sequence[tuple[str, i
     handles = [sublayer(blocks[layer], kind).register_forward_hook(make_hook(kind, layer))
                for kind, layer in sites]
     logits_out: list[np.ndarray] = []
+    causal = hasattr(model, "lm_head") or loaded.kind == "causal"
+    extra = final_only_kwargs(model) if causal else {}
+    pad = left_padding(tokenizer) if causal else None
+    if pad is not None:
+        pad.__enter__()
     try:
         from ..progress import progress_bar
 
@@ -174,7 +208,7 @@ def capture(loaded: Any, prompts: Sequence[Prompt], sites: Sequence[tuple[str, i
             ctx["out"] = {}
             try:
                 with torch.inference_mode():
-                    out = model(**enc["batch"])
+                    out = model(**enc["batch"], **extra)
             except torch.cuda.OutOfMemoryError:
                 if bs == 1:
                     raise
@@ -184,7 +218,7 @@ def capture(loaded: Any, prompts: Sequence[Prompt], sites: Sequence[tuple[str, i
             for key, value in ctx["out"].items():
                 store[key].append(value)
             if keep_logits is not None:
-                logits = out.logits[torch.arange(mask.shape[0], device=mask.device), ctx["last"]]
+                logits = out.logits[:, -1]  # left-padded: the final token is last
                 logits_out.append(logits[:, list(keep_logits)].float().cpu().numpy())
             if bar is not None and hasattr(bar, "update"):
                 bar.update(len(chunk))
@@ -194,6 +228,8 @@ def capture(loaded: Any, prompts: Sequence[Prompt], sites: Sequence[tuple[str, i
     finally:
         for h in handles:
             h.remove()
+        if pad is not None:
+            pad.__exit__()
     result = CaptureResult({k: np.concatenate(v) if v else np.zeros((0, 0), np.float32)
                             for k, v in store.items()})
     if keep_logits is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .capture import find_blocks, last_token_index, sublayer, tokenize
+from .capture import final_only_kwargs, find_blocks, last_token_index, sublayer, tokenize
 from .prompts import Prompt
 
 METHODS = ("zero", "mean", "resample")
@@ -47,7 +47,7 @@ def site_means(loaded: Any, prompts: Sequence[Prompt], sites: Sequence[tuple[str
             ctx["mask"] = enc["batch"]["attention_mask"]
             count += int(ctx["mask"].sum())
             with torch.inference_mode():
-                model(**enc["batch"])
+                model(**enc["batch"], **final_only_kwargs(model))
     finally:
         for h in handles:
             h.remove()
@@ -96,12 +96,10 @@ def ablated_run(loaded: Any, prompts: Sequence[Prompt], site: tuple[str, int], m
             enc = tokenize(tok, prompts[i:i + batch_size], device, model)
             mask = enc["batch"]["attention_mask"]
             ctx["last"] = last_token_index(mask)
-            rows = torch.arange(mask.shape[0], device=device)
             with torch.inference_mode():
-                out = model(**enc["batch"])
-            if hasattr(out, "logits"):
-                logits_out.append(out.logits[rows, ctx["last"]][:, list(label_ids)]
-                                  .float().cpu().numpy())
+                out = model(**enc["batch"], **final_only_kwargs(model))
+            if hasattr(out, "logits"):  # left-padded: the final token is last
+                logits_out.append(out.logits[:, -1][:, list(label_ids)].float().cpu().numpy())
             if readout is not None:
                 read_out.append(ctx["read"])
     finally:

@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from .capture import find_blocks, last_token_index, sublayer, tokenize
+from .capture import (
+    final_only_kwargs,
+    find_blocks,
+    last_token_index,
+    left_padding,
+    sublayer,
+    tokenize,
+)
 from .prompts import Prompt
 
 
@@ -43,34 +50,40 @@ def label_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Sequence[int
                  hook_site: tuple[str, int] | None = None, values: np.ndarray | None = None,
                  batch_size: int = 16) -> np.ndarray:
     """Final-position logits of the answer labels, optionally with a final-token patch."""
+    blocks = find_blocks(loaded.model)
+    out = []
+    with left_padding(loaded.tokenizer):
+        for i in range(0, len(prompts), batch_size):
+            vals = values[i:i + batch_size] if values is not None else None
+            out.append(_batch_label_logits(loaded, prompts[i:i + batch_size], label_ids,
+                                           blocks, hook_site, vals))
+    return np.concatenate(out)
+
+
+def _batch_label_logits(loaded: Any, chunk: Sequence[Prompt], label_ids: Sequence[int],
+                        blocks: Any, hook_site: tuple[str, int] | None,
+                        values: np.ndarray | None) -> np.ndarray:
     import torch
 
     model = loaded.model
     device = next(model.parameters()).device
-    blocks = find_blocks(model)
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        chunk = prompts[i:i + batch_size]
-        enc = tokenize(loaded.tokenizer, chunk, device, model)
-        mask = enc["batch"]["attention_mask"]
-        last = last_token_index(mask)
-        rows = torch.arange(len(chunk), device=device)
-        handle = None
-        if hook_site is not None and values is not None:
-            vals = torch.from_numpy(values[i:i + batch_size]).to(device)
+    enc = tokenize(loaded.tokenizer, chunk, device, model)
+    last = last_token_index(enc["batch"]["attention_mask"])
+    rows = torch.arange(len(chunk), device=device)
+    handle = None
+    if hook_site is not None and values is not None:
+        vals = torch.from_numpy(values).to(device)
 
-            def hook(_m: Any, _i: Any, output: Any, _v: Any = vals, _l: Any = last,
-                     _r: Any = rows) -> Any:
-                return _replace_final(output, _r, _l, _v)
-            handle = sublayer(blocks[hook_site[1]], hook_site[0]).register_forward_hook(hook)
-        try:
-            with torch.inference_mode():
-                logits = model(**enc["batch"]).logits
-        finally:
-            if handle is not None:
-                handle.remove()
-        out.append(logits[rows, last][:, list(label_ids)].float().cpu().numpy())
-    return np.concatenate(out)
+        def hook(_m: Any, _i: Any, output: Any) -> Any:
+            return _replace_final(output, rows, last, vals)
+        handle = sublayer(blocks[hook_site[1]], hook_site[0]).register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            logits = model(**enc["batch"], **final_only_kwargs(model)).logits
+    finally:
+        if handle is not None:
+            handle.remove()
+    return logits[:, -1][:, list(label_ids)].float().cpu().numpy()
 
 
 def cached_patch_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Sequence[int],

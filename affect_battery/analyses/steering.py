@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .capture import find_blocks, last_token_index, sublayer, tokenize
+from .capture import final_only_kwargs, find_blocks, left_padding, sublayer, tokenize
 from .prompts import Prompt
 
 
@@ -44,14 +44,12 @@ def steered_logits(loaded: Any, prompts: Sequence[Prompt], layer: int, vector: n
 
     handle = sublayer(blocks[layer], "resid").register_forward_hook(hook)
     try:
-        for i in range(0, len(prompts), batch_size):
-            enc = tokenize(loaded.tokenizer, prompts[i:i + batch_size], device, model)
-            mask = enc["batch"]["attention_mask"]
-            last = last_token_index(mask)
-            rows = torch.arange(mask.shape[0], device=device)
-            with torch.inference_mode():
-                logits = model(**enc["batch"]).logits
-            out.append(logits[rows, last][:, list(label_ids)].float().cpu().numpy())
+        with left_padding(loaded.tokenizer):
+            for i in range(0, len(prompts), batch_size):
+                enc = tokenize(loaded.tokenizer, prompts[i:i + batch_size], device, model)
+                with torch.inference_mode():
+                    logits = model(**enc["batch"], **final_only_kwargs(model)).logits
+                out.append(logits[:, -1][:, list(label_ids)].float().cpu().numpy())
     finally:
         handle.remove()
     return np.concatenate(out)
