@@ -28,3 +28,35 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class atomic_dir:
+    """Build a folder beside ``target`` and swap it into place only if the block succeeds.
+
+    ``with atomic_dir(out) as tmp: write files into tmp``. On an exception the temporary folder
+    is removed and ``target`` is left exactly as it was.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self.target = Path(target)
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.",
+                                         dir=self.target.parent))
+        self.tmp.chmod(0o755)  # mkdtemp creates 0700; results are meant to be read
+        return self.tmp
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        import shutil
+
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+        if self.target.exists():
+            self.target.rename(old)
+        self.tmp.rename(self.target)
+        shutil.rmtree(old, ignore_errors=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._version import __version__
+from .atomic import atomic_dir
 from .battery import battery_frame, features
 from .card import DEFAULT_REPO_ID, render_card, render_datasheet
 from .constants import COLUMNS, LABELS, SPLITS
@@ -143,26 +142,12 @@ def export(out: str | Path, report: dict[str, Any], results: dict[str, Any] | No
                           f"first: {findings[0]}); fix it before exporting")
     check_report(frame, report)
     files = build_files(frame, report, results, repo_id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp creates 0700; a published folder is world-readable
-    try:
+    with atomic_dir(out) as tmp:
         for rel, data in files.items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         (tmp / MANIFEST).write_text(manifest(tmp), encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

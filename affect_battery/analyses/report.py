@@ -5,13 +5,12 @@ The folder is assembled in a temporary directory beside the target and renamed i
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..atomic import atomic_dir
 from ..constants import EMOTIONS
 
 
@@ -204,10 +203,7 @@ def write_run(out: Path, results: dict[str, Any], tables: dict[str, pd.DataFrame
               frame: pd.DataFrame, cap: Any, idx: dict, geometry_layer: int) -> Path:
     from .suite import save_json
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with atomic_dir(out) as tmp:
         save_json(tmp / "results.json", results)
         for name, table in tables.items():
             table.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6f")
@@ -222,17 +218,6 @@ def write_run(out: Path, results: dict[str, Any], tables: dict[str, pd.DataFrame
         if "geometry" in results and frame["split"].eq("clinical").sum() >= 8:
             pca_figure(frame, cap, geometry_layer, tmp / "pca.png")
         (tmp / "report.md").write_text(render_markdown(results), encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

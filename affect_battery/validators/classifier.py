@@ -80,8 +80,15 @@ def _require_torch() -> Any:
     return torch
 
 
-def _batches(items: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+def _batches(items: Sequence[str], size: int, progress: bool = False, desc: str = ""
+             ) -> Any:
+    """Consecutive slices of ``items``, with a progress bar when asked for."""
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
+    if progress:
+        from ..progress import progress_bar
+
+        return progress_bar(batches, desc=desc, unit="batch")
+    return batches
 
 
 def minilm_path() -> Path:
@@ -113,13 +120,8 @@ class MiniLMEncoder:
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         torch = self._torch
         out = []
-        batches = _batches(list(texts), self.batch_size)
-        iterator = batches
-        if progress:
-            from ..progress import progress_bar
-            iterator = progress_bar(batches, desc="embedding", unit="batch")
         with torch.inference_mode():
-            for batch in iterator:
+            for batch in _batches(list(texts), self.batch_size, progress, "embedding"):
                 enc = self.tokenizer(list(batch), padding=True, truncation=True,
                                      max_length=256, return_tensors="pt").to(self.device)
                 hidden = self.model(**enc).last_hidden_state
@@ -216,13 +218,8 @@ class HFClassifier:
     def predict_proba(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         torch = self._torch
         out = []
-        batches = _batches(list(texts), self.batch_size)
-        iterator = batches
-        if progress:
-            from ..progress import progress_bar
-            iterator = progress_bar(batches, desc="classifying", unit="batch")
         with torch.inference_mode():
-            for batch in iterator:
+            for batch in _batches(list(texts), self.batch_size, progress, "classifying"):
                 enc = self.tokenizer(list(batch), padding=True, truncation=True,
                                      max_length=512, return_tensors="pt").to(self.device)
                 logits = self.model(**enc).logits.float()

@@ -11,9 +11,6 @@ writes report.json, report.md, items.csv and PNG figures atomically.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
+from ..atomic import atomic_dir
 from ..blind_read import agreement
 from ..constants import EMOTIONS, LABELS, SPLITS
 from ..digest import battery_digest
@@ -246,10 +244,7 @@ def write_report(report: dict[str, Any], items: pd.DataFrame, out_dir: str | Pat
                  figures: bool = True, extra_files: dict[str, str] | None = None) -> Path:
     """Write the report folder atomically: build it beside the target, then swap it in."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    tmp.chmod(0o755)  # mkdtemp creates 0700; a report folder is world-readable
-    try:
+    with atomic_dir(out_dir) as tmp:
         (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=False) + "\n",
                                          encoding="utf-8")
         (tmp / "report.md").write_text(render_markdown(report), encoding="utf-8")
@@ -260,14 +255,4 @@ def write_report(report: dict[str, Any], items: pd.DataFrame, out_dir: str | Pat
             from .figures import write_figures
 
             write_figures(report, items, tmp)
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
