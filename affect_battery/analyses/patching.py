@@ -192,6 +192,23 @@ def attribution_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[s
     blocks = find_blocks(model)
     label_t = torch.tensor(list(label_ids), device=device)
     result = {site: [] for site in sites}
+    pad = left_padding(loaded.tokenizer)
+    pad.__enter__()  # left-padded: the final token is the last position for every row
+    try:
+        _attribution_batches(loaded, pairs, sites, source_acts, label_t, batch_size, blocks,
+                             device, result)
+    finally:
+        pad.__exit__()
+    return {site: np.concatenate(v) for site, v in result.items()}
+
+
+def _attribution_batches(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[str, int]],
+                         source_acts: dict[tuple[str, int], np.ndarray], label_t: Any,
+                         batch_size: int, blocks: Any, device: Any,
+                         result: dict[tuple[str, int], list[np.ndarray]]) -> None:
+    import torch
+
+    model = loaded.model
     for i in range(0, len(pairs.targets), batch_size):
         chunk = pairs.targets[i:i + batch_size]
         enc = tokenize(loaded.tokenizer, chunk, device, model)
@@ -210,7 +227,8 @@ def attribution_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[s
                    for kind, layer in sites]
         try:
             with torch.enable_grad():
-                logits = model(**enc["batch"]).logits[rows, last][:, label_t].float()
+                logits = model(**enc["batch"], **final_only_kwargs(model)).logits[:, -1]
+                logits = logits[:, label_t].float()
                 src = torch.as_tensor(pairs.source_label[i:i + batch_size], device=device)
                 tgt = torch.as_tensor(pairs.target_label[i:i + batch_size], device=device)
                 ld = logits[rows, src] - logits[rows, tgt]
@@ -225,7 +243,6 @@ def attribution_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[s
             source = torch.from_numpy(source_acts[site][i:i + batch_size]).to(device).float()
             result[site].append(((source - target_act) * grad).sum(-1).cpu().numpy())
         model.zero_grad(set_to_none=True)
-    return {site: np.concatenate(v) for site, v in result.items()}
 
 
 def agreement(exact: dict[tuple[str, int], dict[str, np.ndarray]],

@@ -374,7 +374,8 @@ def _knockout(loaded: Any, frame: pd.DataFrame, prompts: dict, cap: Any, idx: di
               cfg: AnalyzeConfig) -> tuple[dict[str, Any], pd.DataFrame]:
     clinical = [i for i in frame.loc[frame["split"] == "clinical", "id"]
                 if "N" + i[1:] in idx]
-    chosen = _even_sample(clinical, cfg.knockout_items)
+    # at most half the pairs: the frozen probe trains on the pairs that are not ablated
+    chosen = _even_sample(clinical, min(cfg.knockout_items, len(clinical) // 2))
     items = chosen + ["N" + c[1:] for c in chosen]
     ps = [prompts[i] for i in items]
     y = np.array([1] * len(chosen) + [0] * len(chosen))
