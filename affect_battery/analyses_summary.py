@@ -16,7 +16,7 @@ def card_section(results: dict[str, Any]) -> str:
     lines = [f"## Reference analyses ({name})", "",
              f"Computed by `affect-battery analyze` (results schema "
              f"{results.get('schema_version', '?')}).", ""]
-    for key, value in head.items():
+    for key, value in sorted(head.items()):  # file key order must not change the card
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         lines.append(f"- {key.replace('_', ' ')}: {shown}")
     return "\n".join(lines)

@@ -174,3 +174,12 @@ def test_push_without_token_or_network_fails_cleanly(exported, tmp_path, monkeyp
     assert secret not in out.err and secret not in out.out
     code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v9.9.9"])
     assert code == 2 and "does not match" in capsys.readouterr().err
+
+
+def test_export_with_analyses_results_verifies(report, tmp_path):
+    results = {"schema_version": 1, "model": {"id": "smollm2-135m"},
+               "headline": {"rsa_rho": -0.08, "binary_auroc_best": 0.77, "binary_best_layer": 27}}
+    out = export(tmp_path / "with-results", report, results)
+    card = (out / "README.md").read_text()
+    assert "## Reference analyses (smollm2-135m)" in card and "binary auroc best: 0.770" in card
+    assert verify_export(out) == []
