@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .constants import COLUMNS, EMOTIONS, LABELS, SPLITS
-from .findings import Finding, InputError
+from .findings import Finding
 from .ids import parse_id
 from .items import complete_items, read_items, to_typed_frame
 from .paths import stimuli_dir
@@ -38,12 +38,7 @@ def read_battery_with_findings(root: str | Path | None = None
         empty["word_count"] = empty["word_count"].astype("int64")
         empty["sentence_count"] = empty["sentence_count"].astype("int64")
         return to_typed_frame(empty), []
-    raws = []
-    for f in files:
-        try:
-            raws.append(read_items(f))
-        except InputError:
-            raise
+    raws = [read_items(f) for f in files]  # InputError names the file and line
     frame, findings = complete_items(pd.concat(raws, ignore_index=True))
     return frame, findings
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..constants import EMOTIONS
-from ..validators.lexical import grouped_folds
+from ..validators.lexical import grouped_folds, tfidf_pipeline, wordcount_pipeline
 
 SEED = 0
 
@@ -108,18 +108,6 @@ def permutation_null(x: np.ndarray, y: np.ndarray, groups: np.ndarray, observed:
     return {"n_permutations": n_permutations, "null_mean": float(null_arr.mean()),
             "null_max": float(null_arr.max()),
             "p_value": float((1 + np.sum(null_arr >= observed)) / (1 + n_permutations))}
-
-
-def tfidf_pipeline():
-    from ..validators.lexical import _tfidf_pipeline
-
-    return _tfidf_pipeline()
-
-
-def wordcount_pipeline():
-    from ..validators.lexical import _wordcount_pipeline
-
-    return _wordcount_pipeline()
 
 
 def baselines(texts: list[str], word_counts: np.ndarray, y: np.ndarray, groups: np.ndarray,

@@ -16,7 +16,6 @@ import pandas as pd
 
 from ..constants import EMOTIONS
 from ..ids import parse_id
-from ..textstats import jaccard, word_set
 
 N_FOLDS = 5
 SEED = 0
@@ -29,7 +28,7 @@ def _scenario(item_id: str) -> str:
     return parse_id(item_id).scenario
 
 
-def _tfidf_pipeline():
+def tfidf_pipeline():
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -38,7 +37,7 @@ def _tfidf_pipeline():
                          LogisticRegression(max_iter=5000, C=1.0, random_state=SEED))
 
 
-def _wordcount_pipeline():
+def wordcount_pipeline():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -87,9 +86,9 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
     groups = cn["id"].map(_scenario).to_numpy()
     folds = grouped_folds(groups)
     texts = cn["text"].tolist()
-    p_tfidf = _cv_scores(_tfidf_pipeline, texts, y, folds)
+    p_tfidf = _cv_scores(tfidf_pipeline, texts, y, folds)
     wc = cn["word_count"].to_numpy(float).reshape(-1, 1)
-    p_wc = _cv_scores(_wordcount_pipeline, wc, y, folds)
+    p_wc = _cv_scores(wordcount_pipeline, wc, y, folds)
     auroc = float(roc_auc_score(y, p_tfidf))
     auroc_wc = float(roc_auc_score(y, p_wc))
     by_emotion = {}
@@ -99,7 +98,7 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
             by_emotion[emo] = {"tfidf_auroc": round(float(roc_auc_score(y[m], p_tfidf[m])), 4),
                                "wordcount_auroc": round(float(roc_auc_score(y[m], p_wc[m])), 4),
                                "n_pairs": int(m.sum() // 2)}
-    full = _tfidf_pipeline().fit(texts, y)
+    full = tfidf_pipeline().fit(texts, y)
     vec, lr = full[0], full[-1]
     names = np.asarray(vec.get_feature_names_out())
     coef = lr.coef_[0]
@@ -127,7 +126,7 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
         yc = clin["source_emotion"].to_numpy()
         classes = np.unique(yc)
         gc = clin["id"].map(_scenario).to_numpy()
-        pc = _cv_scores(_tfidf_pipeline, clin["text"].tolist(), yc, grouped_folds(gc))
+        pc = _cv_scores(tfidf_pipeline, clin["text"].tolist(), yc, grouped_folds(gc))
         macro = float(roc_auc_score(yc, pc, multi_class="ovr", average="macro",
                                     labels=classes))
         acc = float(accuracy_score(yc, classes[pc.argmax(axis=1)]))
@@ -143,25 +142,16 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
 
 def pair_statistics(frame: pd.DataFrame) -> dict[str, Any]:
     """Word-set Jaccard, word-count difference and sentence-count equality per matched pair."""
-    by_id = frame.set_index("id")
-    rows = []
-    for rec in frame[frame["split"] == "clinical"].to_dict(orient="records"):
-        nid = rec["matched_control_id"]
-        if nid not in by_id.index:
-            continue
-        n = by_id.loc[nid]
-        rows.append((jaccard(word_set(rec["text"]), word_set(n["text"])),
-                     100 * abs(int(n["word_count"]) - int(rec["word_count"]))
-                     / int(rec["word_count"]),
-                     int(n["sentence_count"]) == int(rec["sentence_count"])))
-    if not rows:
+    from ..battery import matched_pairs
+
+    pairs = matched_pairs(frame)
+    if pairs.empty:
         return {"n_pairs": 0}
-    arr = np.array(rows, float)
-    return {"n_pairs": len(rows), "jaccard_mean": round(float(arr[:, 0].mean()), 4),
-            "jaccard_min": round(float(arr[:, 0].min()), 4),
-            "word_diff_pct_mean": round(float(arr[:, 1].mean()), 3),
-            "word_diff_pct_max": round(float(arr[:, 1].max()), 3),
-            "same_sentence_count_rate": round(float(arr[:, 2].mean()), 4)}
+    return {"n_pairs": len(pairs), "jaccard_mean": round(float(pairs["jaccard"].mean()), 4),
+            "jaccard_min": round(float(pairs["jaccard"].min()), 4),
+            "word_diff_pct_mean": round(float(pairs["word_diff_pct"].mean()), 3),
+            "word_diff_pct_max": round(float(pairs["word_diff_pct"].max()), 3),
+            "same_sentence_count_rate": round(float(pairs["same_sentences"].mean()), 4)}
 
 
 def item_scores(battery: pd.DataFrame, new_texts: list[str]) -> np.ndarray:
@@ -173,7 +163,7 @@ def item_scores(battery: pd.DataFrame, new_texts: list[str]) -> np.ndarray:
     cn = battery[battery["split"].isin(["clinical", "neutral"])]
     if cn["split"].nunique() < 2:
         return np.full(len(new_texts), np.nan)
-    model = _tfidf_pipeline().fit(cn["text"].tolist(), (cn["split"] == "clinical").to_numpy(int))
+    model = tfidf_pipeline().fit(cn["text"].tolist(), (cn["split"] == "clinical").to_numpy(int))
     return model.predict_proba(new_texts)[:, 1]
 
 
