@@ -7,8 +7,8 @@ Public API::
 """
 
 from ._version import __version__
-from .battery import battery_frame, load_battery, matched_pairs, quadruplets
-from .constants import EMOTIONS, INTENSE_NAMES, LABELS, SPLITS
+from .core.battery import battery_frame, load_battery, matched_pairs, quadruplets
+from .core.constants import EMOTIONS, INTENSE_NAMES, LABELS, SPLITS
 
 __all__ = [
     "EMOTIONS",

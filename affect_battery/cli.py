@@ -11,9 +11,9 @@ import json
 import sys
 from collections.abc import Sequence
 
+from ._util.atomic import atomic_write_text
 from ._version import __version__
-from .atomic import atomic_write_text
-from .findings import InputError
+from .core.findings import InputError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _METHODS = ("probing", "patching", "attribution", "knockout", "geometry", "steering")
@@ -196,7 +196,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _full_validate(args: argparse.Namespace, structural) -> int:
-    from .battery import battery_frame
+    from .core.battery import battery_frame
     from .validators.classifier import ClassifierError, build_classifier
     from .validators.defence import run_defence, write_report
     from .validators.gate import format_text
@@ -208,7 +208,7 @@ def _full_validate(args: argparse.Namespace, structural) -> int:
             classifier = build_classifier(args.classifier, device=args.device)
         except ClassifierError as exc:
             raise UsageError(str(exc)) from None
-    from .progress import progress_enabled
+    from ._util.progress import progress_enabled
 
     report, items = run_defence(battery_frame(), classifier, progress=progress_enabled(),
                                 strict=args.strict)
@@ -227,7 +227,7 @@ def _full_validate(args: argparse.Namespace, structural) -> int:
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from .validators.classifier import ClassifierError
-    from .validators.train_classifier import default_head_path, same_weights, save_head, train
+    from .validators.train_classifier import compare_head, default_head_path, save_head, train
 
     try:
         result = train()
@@ -242,17 +242,22 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     if args.check:
         if not target.is_file():
             raise UsageError(f"{target}: no shipped head to compare with")
-        same = same_weights(target, result)
-        print(f"shipped head {target}: {'reproduced bit for bit' if same else 'DIFFERS'}")
-        return EXIT_OK if same else EXIT_FINDINGS
+        cmp = compare_head(target, result)
+        verdict = ("reproduced bit for bit" if cmp.identical_bytes else
+                   "reproduced within tolerance" if cmp.reproduced else "DIFFERS")
+        print(f"shipped head {target}: {verdict} (max weight difference "
+              f"{cmp.max_weight_diff:.2e}; same held-out predictions: "
+              f"{cmp.holdout_predictions_equal}; same battery predictions: "
+              f"{cmp.battery_predictions_equal})")
+        return EXIT_OK if cmp.reproduced else EXIT_FINDINGS
     out = save_head(result, args.out or target)
     print(f"wrote {out}")
     return EXIT_OK
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .battery import battery_frame
-    from .summary import battery_summary, format_summary
+    from .core.battery import battery_frame
+    from .core.summary import battery_summary, format_summary
 
     summary = battery_summary(battery_frame())
     if args.format == "json":
@@ -279,8 +284,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded defaults: validate the battery and run the defence battery."""
-    from .battery import battery_frame
-    from .summary import battery_summary, format_summary
+    from .core.battery import battery_frame
+    from .core.summary import battery_summary, format_summary
     from .validators.classifier import ClassifierError, build_classifier
     from .validators.defence import run_defence, write_report
     from .validators.gate import check_battery, format_text
@@ -340,8 +345,8 @@ def headline(report: dict) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .card import DEFAULT_REPO_ID
-    from .export import export, verify_export
+    from .publish.card import DEFAULT_REPO_ID
+    from .publish.export import export, verify_export
 
     if args.verify:
         problems = verify_export(args.verify)
@@ -354,7 +359,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     report = _load_json(args.report) if args.report else None
     results = _load_json(args.results) if args.results else None
     if report is None:
-        from .battery import battery_frame
+        from .core.battery import battery_frame
         from .validators.classifier import ClassifierError, build_classifier
         from .validators.defence import run_defence
 
@@ -384,7 +389,7 @@ def _load_json(path: str) -> dict:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .diff import diff_frames, format_diff, load_side
+    from .publish.diff import diff_frames, format_diff, load_side
 
     d = diff_frames(load_side(args.old), load_side(args.new))
     sys.stdout.write(json.dumps(d, indent=2) + "\n" if args.format == "json" else format_diff(d))
@@ -392,7 +397,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from .hub import check_revision, push, upload_plan
+    from .publish.hub import check_revision, push, upload_plan
 
     check_revision(args.revision)
     if args.dry_run:
@@ -425,11 +430,11 @@ def _int_list(text: str | None) -> list[int] | None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from ._util.progress import progress_enabled
     from .analyses.capture import ArchitectureError
     from .analyses.models import ModelError
     from .analyses.suite import AnalyzeConfig, run_suite
-    from .constants import SPLITS
-    from .progress import progress_enabled
+    from .core.constants import SPLITS
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
@@ -473,8 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:
-        from .export import ExportError
-        from .hub import HubError
+        from .publish.export import ExportError
+        from .publish.hub import HubError
         from .validators.classifier import ClassifierError
 
         if isinstance(exc, ClassifierError | ExportError | HubError):

@@ -54,7 +54,7 @@ def main() -> None:
     from affect_battery.analyses.models import load_model
     from affect_battery.analyses.patching import PatchPairs, attribution_patching, exact_patching
     from affect_battery.analyses.prompts import build_prompt, label_token_ids
-    from affect_battery.battery import battery_frame
+    from affect_battery.core.battery import battery_frame
 
     loaded = load_model("smollm2-135m")
     frame = battery_frame()

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from affect_battery.constants import EMOTIONS
+from affect_battery.core.constants import EMOTIONS
 from affect_battery.validators.gate import run_gate
 
 WORDS = ("table window garden ladder kettle bicycle notebook bucket lantern carpet drawer shelf "

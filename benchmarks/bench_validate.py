@@ -37,7 +37,7 @@ def main() -> None:
         w_none, rss_none = run_process([*cmd, "validate", "--classifier", "none", "--out",
                                         str(Path(d) / "a")])
         w_emb, rss_emb = run_process([*cmd, "validate", "--out", str(Path(d) / "b")])
-    from affect_battery.battery import battery_frame
+    from affect_battery.core.battery import battery_frame
     from affect_battery.validators.classifier import EmbeddedClassifier
 
     texts = battery_frame()["text"].tolist()

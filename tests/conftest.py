@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from affect_battery.constants import EMOTIONS, MODERATE_DOMAINS, N_DOMAINS, TWINNED_ITEMS
+from affect_battery.core.constants import EMOTIONS, MODERATE_DOMAINS, N_DOMAINS, TWINNED_ITEMS
 
 NOUNS = [
     "table", "window", "garden", "ladder", "kettle", "bicycle", "notebook", "bucket", "lantern",
@@ -127,7 +127,7 @@ def write_jsonl(path: Path, items: list[dict]) -> Path:
 
 def write_battery(root: Path, files: dict[str, list[dict]]) -> Path:
     """Write a battery data folder (stimuli/ + the shipped lexicon) and return its root."""
-    from affect_battery.paths import data_dir
+    from affect_battery.core.paths import data_dir
 
     (root / "lexicon").mkdir(parents=True, exist_ok=True)
     (root / "lexicon" / "emotion_terms.yaml").write_text(

@@ -3,8 +3,8 @@
 import datasets
 
 from affect_battery import EMOTIONS, SPLITS, load_battery, matched_pairs, quadruplets
-from affect_battery.battery import battery_frame
-from affect_battery.constants import LABELS
+from affect_battery.core.battery import battery_frame
+from affect_battery.core.constants import LABELS
 from affect_battery.validators.gate import check_battery
 
 

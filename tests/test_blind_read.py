@@ -2,8 +2,8 @@ import hashlib
 
 import pandas as pd
 
-from affect_battery.battery import battery_frame
-from affect_battery.blind_read import agreement, load_ratings
+from affect_battery.core.battery import battery_frame
+from affect_battery.validators.blind_read import agreement, load_ratings
 
 
 def _sha(t: str) -> str:

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from affect_battery.battery import battery_frame
 from affect_battery.cli import main
-from affect_battery.constants import LABELS
-from affect_battery.findings import InputError
+from affect_battery.core.battery import battery_frame
+from affect_battery.core.constants import LABELS
+from affect_battery.core.findings import InputError
 from affect_battery.validators import nrc, vader
 from affect_battery.validators.classifier import (
     ClassifierError,

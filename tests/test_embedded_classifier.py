@@ -8,10 +8,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from affect_battery.battery import battery_frame
 from affect_battery.cli import main
-from affect_battery.constants import LABELS
-from affect_battery.textstats import word_shingles
+from affect_battery.core.battery import battery_frame
+from affect_battery.core.constants import LABELS
+from affect_battery.core.textstats import word_shingles
 from affect_battery.validators.classifier import (
     EmbeddedClassifier,
     load_head,
@@ -19,10 +19,11 @@ from affect_battery.validators.classifier import (
     top_emotion,
 )
 from affect_battery.validators.train_classifier import (
+    WEIGHT_ATOL,
+    compare_head,
     corpus_path,
     default_head_path,
     load_corpus,
-    same_weights,
     train,
 )
 
@@ -68,10 +69,14 @@ def test_corpus_is_balanced_and_disjoint_from_battery():
     assert not [t for t in texts if word_shingles(t, 6) & battery]
 
 
-def test_training_reproduces_shipped_head_bit_for_bit():
+def test_training_reproduces_shipped_head_on_any_cpu():
+    """Bytes differ across CPU instruction sets; predictions and weights within 1e-3 must not."""
     result = train()
     assert result.holdout_accuracy >= 0.85
-    assert same_weights(default_head_path(), result)
+    cmp = compare_head(default_head_path(), result)
+    assert cmp.max_weight_diff <= WEIGHT_ATOL
+    assert cmp.holdout_predictions_equal and cmp.battery_predictions_equal
+    assert cmp.reproduced
     assert result.corpus_sha256 == __import__("hashlib").sha256(
         corpus_path().read_bytes()).hexdigest()
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from affect_battery.battery import battery_frame
 from affect_battery.cli import main
-from affect_battery.constants import LABELS, SPLITS
-from affect_battery.digest import battery_digest
-from affect_battery.export import (
+from affect_battery.core.battery import battery_frame
+from affect_battery.core.constants import LABELS, SPLITS
+from affect_battery.core.digest import battery_digest
+from affect_battery.publish.export import (
     ExportError,
     export,
     read_export,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from affect_battery.constants import EMOTIONS
+from affect_battery.core.constants import EMOTIONS
 from affect_battery.validators.lexicon import Lexicon, load_lexicon, screen_text
 
 

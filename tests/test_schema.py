@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from affect_battery.battery import read_battery_with_findings
-from affect_battery.items import complete_items
-from affect_battery.schema import (
+from affect_battery.core.battery import read_battery_with_findings
+from affect_battery.core.items import complete_items
+from affect_battery.core.schema import (
     BatteryRow,
     IntegrityConfig,
     count_findings,

@@ -1,7 +1,7 @@
 import pytest
 
-from affect_battery.ids import BadId, derived_fields, parse_id
-from affect_battery.textstats import (
+from affect_battery.core.ids import BadId, derived_fields, parse_id
+from affect_battery.core.textstats import (
     character_names,
     jaccard,
     sentence_count,

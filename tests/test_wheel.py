@@ -48,7 +48,7 @@ def test_load_battery_from_installed_wheel(wheel: Path, tmp_path: Path):
         # drop the checkout (an editable install puts it on sys.path), keep site-packages
         f"sys.path = [p for p in sys.path if p.rstrip('/') != {str(ROOT)!r}]\n"
         "import affect_battery\n"
-        "from affect_battery.paths import data_dir\n"
+        "from affect_battery.core.paths import data_dir\n"
         "dd = affect_battery.load_battery()\n"
         "print(json.dumps({'file': affect_battery.__file__, 'data': str(data_dir()),\n"
         "  'counts': {k: v.num_rows for k, v in dd.items()}}))\n"

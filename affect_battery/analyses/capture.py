@@ -190,7 +190,7 @@ def capture(loaded: Any, prompts: Sequence[Prompt], sites: Sequence[tuple[str, i
     if pad is not None:
         pad.__enter__()
     try:
-        from ..progress import progress_bar
+        from .._util.progress import progress_bar
 
         i = 0
         bs = batch_size
@@ -248,7 +248,7 @@ def save_capture(path: Path, result: CaptureResult, metadata: dict[str, str]) ->
     """safetensors, written atomically (no pickle)."""
     from safetensors.numpy import save
 
-    from ..atomic import atomic_write_bytes
+    from .._util.atomic import atomic_write_bytes
 
     tensors = {f"{k}|{layer}|{pos}": np.ascontiguousarray(v, np.float32)
                for (k, layer, pos), v in result.acts.items()}

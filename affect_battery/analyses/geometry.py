@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import EMOTIONS
+from ..core.constants import EMOTIONS
 
 
 def wheel_rdm(emotions: tuple[str, ...] = EMOTIONS) -> np.ndarray:

@@ -176,7 +176,7 @@ def load_model(spec: str, device: str = "cpu", dtype: str = "float32",
         raise ModelError("the analyses need torch and transformers: "
                          "pip install 'affect-battery[analyses]'") from None
     transformers.utils.logging.set_verbosity_error()
-    from ..progress import progress_enabled
+    from .._util.progress import progress_enabled
 
     if not progress_enabled():
         transformers.utils.logging.disable_progress_bar()

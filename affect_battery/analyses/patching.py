@@ -168,7 +168,7 @@ def exact_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[str, in
         raise ValueError(f"unknown patching mode {mode!r}: use cached or full")
     iterator: Any = sites
     if progress and mode == "full":
-        from ..progress import progress_bar
+        from .._util.progress import progress_bar
         iterator = progress_bar(list(sites), desc=f"patching {pairs.name}", unit="site")
     for site in iterator:
         patched = (all_patched[site] if mode == "cached" else

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import EMOTIONS
+from ..core.constants import EMOTIONS
 from ..validators.lexical import grouped_folds, tfidf_pipeline, wordcount_pipeline
 
 SEED = 0

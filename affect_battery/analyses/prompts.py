@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..constants import EMOTIONS
+from ..core.constants import EMOTIONS
 
 ANSWER_LABELS: tuple[str, ...] = (*EMOTIONS, "none")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..atomic import atomic_dir
-from ..constants import EMOTIONS
+from .._util.atomic import atomic_dir
+from ..core.constants import EMOTIONS
 
 
 def _plt():

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..battery import battery_frame
-from ..constants import EMOTIONS, SPLITS
-from ..digest import battery_digest
-from ..ids import parse_id
+from ..core.battery import battery_frame
+from ..core.constants import EMOTIONS, SPLITS
+from ..core.digest import battery_digest
+from ..core.ids import parse_id
 from . import geometry as geo
 from . import knockout as ko
 from . import patching as pt
@@ -556,7 +556,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_json(path: Path, data: dict[str, Any]) -> None:
-    from ..atomic import atomic_write_text
+    from .._util.atomic import atomic_write_text
 
     atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import EMOTIONS, LABELS, NEUTRAL
-from ..paths import package_data_dir
+from ..core.constants import EMOTIONS, LABELS, NEUTRAL
+from ..core.paths import package_data_dir
 
 DEFAULT_HF_MODEL = "j-hartmann/emotion-english-distilroberta-base"
 HEAD_FILE = "emotion_head.safetensors"
@@ -72,7 +72,7 @@ def _require_torch() -> Any:
     except ImportError:
         raise ClassifierError("the contextual classifier needs torch and transformers: "
                               "pip install 'affect-battery[classifier]'") from None
-    from ..progress import progress_enabled
+    from .._util.progress import progress_enabled
 
     if not progress_enabled():
         transformers.utils.logging.disable_progress_bar()
@@ -85,7 +85,7 @@ def _batches(items: Sequence[str], size: int, progress: bool = False, desc: str 
     """Consecutive slices of ``items``, with a progress bar when asked for."""
     batches = [items[i:i + size] for i in range(0, len(items), size)]
     if progress:
-        from ..progress import progress_bar
+        from .._util.progress import progress_bar
 
         return progress_bar(batches, desc=desc, unit="batch")
     return batches

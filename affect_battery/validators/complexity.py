@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..textstats import sentence_count
+from ..core.textstats import sentence_count
 from .stats import mann_whitney
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util.atomic import atomic_dir
 from .._version import __version__
-from ..atomic import atomic_dir
-from ..blind_read import agreement
-from ..constants import EMOTIONS, LABELS, SPLITS
-from ..digest import battery_digest
-from ..findings import InputError
+from ..core.constants import EMOTIONS, LABELS, SPLITS
+from ..core.digest import battery_digest
+from ..core.findings import InputError
 from . import nrc, vader
+from .blind_read import agreement
 from .complexity import complex_neutral_matching
 from .lexical import separability
 from .lexicon import load_lexicon

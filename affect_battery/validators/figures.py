@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..constants import SPLITS
+from ..core.constants import SPLITS
 
 
 def _plt():

@@ -17,11 +17,11 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
-from ..battery import read_battery_with_findings
-from ..findings import Finding
-from ..ids import BadId, parse_id
-from ..items import complete_items, read_items
-from ..schema import DEFAULT_CONFIG, IntegrityConfig, summarise, validate_frame
+from ..core.battery import read_battery_with_findings
+from ..core.findings import Finding
+from ..core.ids import BadId, parse_id
+from ..core.items import complete_items, read_items
+from ..core.schema import DEFAULT_CONFIG, IntegrityConfig, summarise, validate_frame
 from .keyword_screen import keyword_findings
 from .lexicon import Lexicon
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..battery import read_battery_with_findings
-from ..findings import Finding
-from ..items import complete_items, read_items
+from ..core.battery import read_battery_with_findings
+from ..core.findings import Finding
+from ..core.items import complete_items, read_items
 from .classifier import build_classifier, p_emotional, top_emotion
 from .gate import GateReport
 from .lexical import item_scores

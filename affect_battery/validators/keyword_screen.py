@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..findings import Finding
+from ..core.findings import Finding
 from .lexicon import Lexicon, load_lexicon, own_emotion_hits
 
 MIN_OWN_TERMS = 2

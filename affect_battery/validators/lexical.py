@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..constants import EMOTIONS
-from ..ids import parse_id
+from ..core.constants import EMOTIONS
+from ..core.ids import parse_id
 
 N_FOLDS = 5
 SEED = 0
@@ -142,7 +142,7 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
 
 def pair_statistics(frame: pd.DataFrame) -> dict[str, Any]:
     """Word-set Jaccard, word-count difference and sentence-count equality per matched pair."""
-    from ..battery import matched_pairs
+    from ..core.battery import matched_pairs
 
     pairs = matched_pairs(frame)
     if pairs.empty:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ..paths import package_data_dir
+from ..core.paths import package_data_dir
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _GAP = re.compile(r"[\s\-‐‑‒–—]+")

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..constants import EMOTIONS
+from ..core.constants import EMOTIONS
 
 _WORD = re.compile(r"[a-z]+")
 _KEY_FIX = {"anticip": "anticipation"}

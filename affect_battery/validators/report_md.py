@@ -67,7 +67,7 @@ def render(report: dict[str, Any]) -> str:
         out += lex_md(lexsep) + [""]
     br = r.get("blind_read")
     if br:
-        from ..blind_read import render_markdown as br_md
+        from .blind_read import render_markdown as br_md
 
         out += br_md(br) + [""]
     cxm = r.get("complex_neutral_matching")

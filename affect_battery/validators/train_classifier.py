@@ -4,8 +4,10 @@ The corpus (``data/classifier/train.jsonl``) is written for this purpose: explic
 sentences for the eight emotions plus plain neutral sentences, disjoint from the battery. A fixed
 stratified hold-out measures accuracy; the head that ships is fitted on the training part only,
 so the reported hold-out accuracy is honest. Embeddings are rounded to 5 decimals before fitting
-so that last-bit floating-point noise cannot change the solution: re-running the command
-reproduces the shipped weights bit for bit.
+so that last-bit noise rarely changes the solution, but the solver's arithmetic still differs
+between CPUs (AVX-512/AMX vs AVX2 vs ARM): a retrain is therefore compared with the shipped head
+by what can be guaranteed everywhere, the same predictions on the held-out sentences and on the
+whole battery and weights within ``WEIGHT_ATOL``; exact bytes are reported, not required.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import LABELS
-from ..findings import InputError
-from ..paths import package_data_dir
+from ..core.constants import LABELS
+from ..core.findings import InputError
+from ..core.paths import package_data_dir
 from .classifier import HEAD_FILE, MiniLMEncoder
 
 SEED = 20261125
 HOLDOUT = 0.2
 C_REG = 4.0
 ROUND_DECIMALS = 5
+WEIGHT_ATOL = 1e-3
+"""Largest weight difference accepted between a retrain and the shipped head (seen: 2.8e-5)."""
 
 
 def corpus_path() -> Path:
@@ -65,6 +69,7 @@ class TrainResult:
     n_holdout: int
     corpus_sha256: str
     confusion: list[list[int]]
+    holdout_index: tuple[int, ...] = ()
 
     def metadata(self) -> dict[str, str]:
         return {"labels": ",".join(LABELS), "seed": str(SEED), "holdout": str(HOLDOUT),
@@ -104,26 +109,58 @@ def train(corpus: str | Path | None = None, encoder: MiniLMEncoder | None = None
     weight[clf.classes_] = clf.coef_.astype(np.float32)
     bias[clf.classes_] = clf.intercept_.astype(np.float32)
     cm = confusion_matrix(y[ho], pred, labels=list(range(len(LABELS)))).tolist()
-    return TrainResult(weight, bias, acc, per_class, len(tr), len(ho), digest, cm)
+    return TrainResult(weight, bias, acc, per_class, len(tr), len(ho), digest, cm,
+                       tuple(int(i) for i in ho))
 
 
 def save_head(result: TrainResult, path: str | Path) -> Path:
     """Write the head as safetensors, atomically."""
     from safetensors.numpy import save
 
-    from ..atomic import atomic_write_bytes
+    from .._util.atomic import atomic_write_bytes
 
     blob = save({"weight": result.weight, "bias": result.bias}, metadata=result.metadata())
     return atomic_write_bytes(path, blob)
 
 
-def same_weights(a: str | Path, result: TrainResult) -> bool:
-    """True when the file at ``a`` holds exactly (bit for bit) the trained tensors."""
+@dataclass(frozen=True)
+class HeadComparison:
+    """How a retrained head compares with the shipped one."""
+
+    max_weight_diff: float
+    identical_bytes: bool
+    holdout_predictions_equal: bool
+    battery_predictions_equal: bool
+
+    @property
+    def reproduced(self) -> bool:
+        return (self.max_weight_diff <= WEIGHT_ATOL and self.holdout_predictions_equal
+                and self.battery_predictions_equal)
+
+
+def compare_head(path: str | Path, result: TrainResult,
+                 encoder: MiniLMEncoder | None = None) -> HeadComparison:
+    """Compare the head at ``path`` with ``result`` on weights and on predictions."""
     from safetensors.numpy import load_file
 
-    shipped = load_file(str(a))
-    return (shipped["weight"].tobytes() == result.weight.tobytes()
-            and shipped["bias"].tobytes() == result.bias.tobytes())
+    from ..core.battery import battery_frame
+
+    shipped = load_file(str(path))
+    diff = max(float(np.max(np.abs(shipped["weight"] - result.weight))),
+               float(np.max(np.abs(shipped["bias"] - result.bias))))
+    identical = (shipped["weight"].tobytes() == result.weight.tobytes()
+                 and shipped["bias"].tobytes() == result.bias.tobytes())
+    encoder = encoder or MiniLMEncoder()
+
+    def same_argmax(x: np.ndarray) -> bool:
+        a = x @ shipped["weight"].T + shipped["bias"]
+        b = x @ result.weight.T + result.bias
+        return bool(np.array_equal(a.argmax(axis=1), b.argmax(axis=1)))
+
+    texts, _, _ = load_corpus()
+    holdout = same_argmax(encoder.encode([texts[i] for i in result.holdout_index]))
+    battery = same_argmax(encoder.encode(battery_frame()["text"].tolist()))
+    return HeadComparison(diff, identical, holdout, battery)
 
 
 def default_head_path() -> Path:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import yaml
 
-from ._version import __version__
-from .constants import LABELS, SPLITS
+from .._version import __version__
+from ..core.constants import LABELS, SPLITS
 
 
 def parquet_name(split: str) -> str:
@@ -28,7 +28,7 @@ def _dtype(name: str) -> object:
 
 
 def front_matter(frame: pd.DataFrame) -> str:
-    from .constants import COLUMNS
+    from ..core.constants import COLUMNS
     from .export import arrow_table
 
     splits = []

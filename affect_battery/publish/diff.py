@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from .battery import battery_frame
-from .constants import COLUMNS
+from ..core.battery import battery_frame
+from ..core.constants import COLUMNS
 from .export import ExportError, read_export
 
 CURRENT = "current"

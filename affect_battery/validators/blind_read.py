@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from .constants import EMOTIONS
-from .paths import data_dir
+from ..core.constants import EMOTIONS
+from ..core.paths import data_dir
 
 TARGETS = {"clinical": 0.85, "neutral": 0.90, "complex_neutral": 0.95}
 

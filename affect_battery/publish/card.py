@@ -13,16 +13,16 @@ from typing import Any
 
 import pandas as pd
 
-from ._version import __version__
-from .constants import DOMAIN_LABELS, EMOTIONS, LABELS, SPLITS
-from .paths import package_data_dir
+from .._version import __version__
+from ..core.constants import DOMAIN_LABELS, EMOTIONS, LABELS, SPLITS
+from ..core.paths import package_data_dir
 
 DEFAULT_REPO_ID = "affect-battery/affect-battery"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 def cards_dir() -> Path:
-    packaged = Path(__file__).resolve().parent / "_cards"
+    packaged = Path(__file__).resolve().parent.parent / "_cards"
     if packaged.is_dir():
         return packaged
     return package_data_dir().parent / "cards"

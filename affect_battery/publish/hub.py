@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._version import __version__
+from .._version import __version__
 from .export import MANIFEST, ExportError, verify_export
 
 _REVISION = re.compile(r"^v\d+\.\d+\.\d+$")

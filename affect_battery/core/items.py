@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._version import __version__
+from .._version import __version__
 from .constants import COLUMNS, REQUIRED_INPUT_COLUMNS
 from .findings import Finding, InputError
 from .ids import BadId, derived_fields

@@ -17,16 +17,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._version import __version__
-from .atomic import atomic_dir
-from .battery import battery_frame, features
+from .._util.atomic import atomic_dir
+from .._version import __version__
+from ..core.battery import battery_frame, features
+from ..core.constants import COLUMNS, LABELS, SPLITS
+from ..core.digest import battery_digest
+from ..core.items import to_typed_frame
+from ..core.paths import package_data_dir
+from ..core.schema import validate_frame
 from .card import DEFAULT_REPO_ID, render_card, render_datasheet
-from .constants import COLUMNS, LABELS, SPLITS
-from .digest import battery_digest
 from .hub_yaml import parquet_name
-from .items import to_typed_frame
-from .paths import package_data_dir
-from .schema import validate_frame
 
 REPORT_NAME = "defence_report.json"
 RESULTS_NAME = "analyses_results.json"
@@ -80,7 +80,7 @@ def citation_cff() -> str:
 
 
 def changelog_text() -> str:
-    for candidate in (Path(__file__).resolve().parent / "_meta" / "CHANGELOG.md",
+    for candidate in (Path(__file__).resolve().parent.parent / "_meta" / "CHANGELOG.md",
                       package_data_dir().parent / "CHANGELOG.md"):
         if candidate.is_file():
             return candidate.read_text(encoding="utf-8")
