@@ -20,12 +20,13 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/affect-battery demo
 
-test: venv
-	$(BIN)/ruff check affect_battery tests benchmarks
+test: lint
 	$(BIN)/python -m pytest -q
 
+# ruff, then the layer contract of docs/ARCHITECTURE.md (import-linter, in pyproject.toml).
 lint: venv
-	$(BIN)/ruff check affect_battery tests benchmarks
+	$(BIN)/ruff check affect_battery tests benchmarks tools
+	$(BIN)/lint-imports
 
 analyze: venv
 	$(BIN)/affect-battery analyze --model smollm2-135m --out analysis-smollm2

@@ -8,19 +8,38 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from ._util.atomic import atomic_write_text
+from ._util.progress import progress_enabled
 from ._version import __version__
-from .core.findings import InputError
+from .analyses.suite import AnalyzeConfig, run_suite
+from .core.battery import battery_frame
+from .core.constants import SPLITS
+from .core.summary import battery_summary, format_summary
+from .errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    AffectBatteryError,
+    ClassifierError,
+    UsageError,
+)
+from .publish.card import DEFAULT_REPO_ID
+from .publish.diff import diff_frames, format_diff, load_side
+from .publish.export import export, verify_export
+from .publish.hub import check_revision, push, upload_plan
+from .validators.classifier import build_classifier
+from .validators.defence import run_defence, write_report
+from .validators.gate import FORMATTERS, check_battery, format_text, run_gate
+from .validators.item_defence import add_item_defence
+from .validators.lexicon import load_lexicon
+from .validators.report_md import render
+from .validators.train_classifier import compare_head, default_head_path, save_head, train
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _METHODS = ("probing", "patching", "attribution", "knockout", "geometry", "steering")
-
-
-class UsageError(Exception):
-    """A mistake in how the command was called; printed as one line, exit 2."""
 
 
 def _add_format(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:
@@ -156,14 +175,10 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from .validators.gate import FORMATTERS, run_gate
-    from .validators.lexicon import load_lexicon
-
     lexicon = _load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
     report = run_gate(args.files, with_battery=not args.no_battery, strict=args.strict,
                       lexicon=lexicon)
     if args.defence:
-        from .validators.item_defence import add_item_defence
 
         add_item_defence(report, args.files, args.classifier)
     _emit(FORMATTERS[args.format](report), args.output)
@@ -175,7 +190,6 @@ def _load_lexicon(path: str):
 
     import yaml
 
-    from .validators.lexicon import load_lexicon
 
     if not Path(path).is_file():
         raise UsageError(f"{path}: lexicon file not found")
@@ -186,8 +200,6 @@ def _load_lexicon(path: str):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validators.gate import FORMATTERS, check_battery
-
     report = check_battery(strict=args.strict)
     if args.schema_only:
         _emit(FORMATTERS[args.format](report), args.output)
@@ -196,19 +208,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _full_validate(args: argparse.Namespace, structural) -> int:
-    from .core.battery import battery_frame
-    from .validators.classifier import ClassifierError, build_classifier
-    from .validators.defence import run_defence, write_report
-    from .validators.gate import format_text
-    from .validators.report_md import render
-
     classifier = None
     if args.classifier != "none":
-        try:
-            classifier = build_classifier(args.classifier, device=args.device)
-        except ClassifierError as exc:
-            raise UsageError(str(exc)) from None
-    from ._util.progress import progress_enabled
+        classifier = build_classifier(args.classifier, device=args.device)
 
     report, items = run_defence(battery_frame(), classifier, progress=progress_enabled(),
                                 strict=args.strict)
@@ -226,13 +228,7 @@ def _full_validate(args: argparse.Namespace, structural) -> int:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
-    from .validators.classifier import ClassifierError
-    from .validators.train_classifier import compare_head, default_head_path, save_head, train
-
-    try:
-        result = train()
-    except ClassifierError as exc:
-        raise UsageError(str(exc)) from None
+    result = train()
     summary = result.summary()
     print(f"held-out accuracy {summary['holdout_accuracy']:.3f} on {summary['n_holdout']} "
           f"sentences (trained on {summary['n_train']})")
@@ -256,9 +252,6 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .core.battery import battery_frame
-    from .core.summary import battery_summary, format_summary
-
     summary = battery_summary(battery_frame())
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -268,8 +261,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    from .validators.lexicon import load_lexicon
-
     text = " ".join(args.text) if args.text else sys.stdin.read()
     hits = load_lexicon().screen(text)
     if args.format == "json":
@@ -284,12 +275,6 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded defaults: validate the battery and run the defence battery."""
-    from .core.battery import battery_frame
-    from .core.summary import battery_summary, format_summary
-    from .validators.classifier import ClassifierError, build_classifier
-    from .validators.defence import run_defence, write_report
-    from .validators.gate import check_battery, format_text
-    from .validators.lexicon import load_lexicon
 
     lex = load_lexicon()
     frame = battery_frame()
@@ -345,9 +330,6 @@ def headline(report: dict) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .publish.card import DEFAULT_REPO_ID
-    from .publish.export import export, verify_export
-
     if args.verify:
         problems = verify_export(args.verify)
         for p in problems:
@@ -359,16 +341,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     report = _load_json(args.report) if args.report else None
     results = _load_json(args.results) if args.results else None
     if report is None:
-        from .core.battery import battery_frame
-        from .validators.classifier import ClassifierError, build_classifier
-        from .validators.defence import run_defence
 
         classifier = None
         if args.classifier != "none":
-            try:
-                classifier = build_classifier(args.classifier)
-            except ClassifierError as exc:
-                raise UsageError(str(exc)) from None
+            classifier = build_classifier(args.classifier)
         report, _ = run_defence(battery_frame(), classifier, strict=True)
     out = export(args.out, report, results, force=args.force,
                  repo_id=args.repo_id or DEFAULT_REPO_ID)
@@ -389,16 +365,12 @@ def _load_json(path: str) -> dict:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .publish.diff import diff_frames, format_diff, load_side
-
     d = diff_frames(load_side(args.old), load_side(args.new))
     sys.stdout.write(json.dumps(d, indent=2) + "\n" if args.format == "json" else format_diff(d))
     return EXIT_OK
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from .publish.hub import check_revision, push, upload_plan
-
     check_revision(args.revision)
     if args.dry_run:
         plan = upload_plan(args.folder)
@@ -430,12 +402,6 @@ def _int_list(text: str | None) -> list[int] | None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from ._util.progress import progress_enabled
-    from .analyses.capture import ArchitectureError
-    from .analyses.models import ModelError
-    from .analyses.suite import AnalyzeConfig, run_suite
-    from .core.constants import SPLITS
-
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     bad = [s for s in splits if s not in SPLITS]
@@ -448,10 +414,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                         knockout_items=args.knockout_items, n_permutations=args.permutations,
                         use_cache=not args.no_cache, trust_remote_code=args.trust_remote_code,
                         max_items=args.max_items, progress=progress_enabled())
-    try:
-        results = run_suite(cfg)
-    except (ModelError, ArchitectureError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    results = run_suite(cfg)
     print(f"analyses of {args.model} written to {args.out}/")
     for k, v in results["headline"].items():
         print(f"  {k.replace('_', ' ')}: {v}")
@@ -471,22 +434,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
-    except InputError as exc:
+    except AffectBatteryError as exc:
         print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except UsageError as exc:
-        print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as exc:
-        from .publish.export import ExportError
-        from .publish.hub import HubError
-        from .validators.classifier import ClassifierError
-
-        if isinstance(exc, ClassifierError | ExportError | HubError):
-            print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+        return exc.exit_code
     except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head -1`): not an error of ours or theirs.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
 
 

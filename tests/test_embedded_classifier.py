@@ -92,3 +92,28 @@ def test_gate_with_defence(tmp_path, capsys):
     for r in rows.values():
         assert 0 <= r["p_emotional"] <= 1 and 0 <= r["bow_p_clinical"] <= 1
         assert r["predicted_emotion"] in LABELS
+
+
+def test_gate_defence_judges_a_neutral_against_its_own_clinical_item(tmp_path, capsys):
+    """Swap a shipped pair: the 'neutral' now carries the clinical story, so it must score
+    above its 'clinical' item and draw a pair warning; the relative rules stay quiet on the
+    original orientation."""
+    frame = battery_frame().set_index("id")
+    clinical, neutral = frame.at["C-fear-d1-1", "text"], frame.at["N-fear-d1-1", "text"]
+
+    def run(c_text: str, n_text: str) -> dict:
+        f = write_jsonl(tmp_path / "pair.jsonl", [
+            {"id": "C-fear-d6-5", "domain_label": "travel and nature", "text": c_text},
+            {"id": "N-fear-d6-5", "domain_label": "travel and nature", "text": n_text}])
+        main(["gate", str(f), "--no-battery", "--defence", "--format", "json"])
+        return json.loads(capsys.readouterr().out)
+
+    swapped = run(neutral, clinical)
+    codes = {f["code"] for f in swapped["findings"] if f["item_id"] == "N-fear-d6-5"}
+    assert {"defence-pair-emotional", "defence-pair-lexical"} & codes
+    row = {r["id"]: r for r in swapped["defence"]["items"]}["N-fear-d6-5"]
+    assert row["p_emotional"] >= row["clinical_p_emotional"]
+    assert 0 <= row["p_emotional_percentile_among_neutrals"] <= 1
+    straight = run(clinical, neutral)
+    codes = {f["code"] for f in straight["findings"] if f["item_id"] == "N-fear-d6-5"}
+    assert "defence-pair-emotional" not in codes

@@ -183,3 +183,26 @@ def test_export_with_analyses_results_verifies(report, tmp_path):
     card = (out / "README.md").read_text()
     assert "## Reference analyses (smollm2-135m)" in card and "binary auroc best: 0.770" in card
     assert verify_export(out) == []
+
+
+def test_export_ships_norm_columns_and_the_norms_config(exported):
+    probe = (
+        "import json, datasets\n"
+        f"d = datasets.load_dataset({str(exported)!r}, split='neutral')\n"
+        f"r = datasets.load_dataset({str(exported)!r}, 'norms', split='ratings')\n"
+        "print(json.dumps({'cols': d.column_names, 'n_ratings': r.num_rows,\n"
+        "  'rating_cols': r.column_names, 'norm_n': d[0]['norm_n'],\n"
+        "  'current': sum(r['current'])}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "HF_DATASETS_CACHE": str(exported.parent / "cache-norms")}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"norm_n", "norm_agreement", "norm_intensity_mean", "norm_intensity_sd",
+            "norm_p_none"} <= set(info["cols"])
+    assert info["n_ratings"] >= 1440 and 0 < info["current"] <= info["n_ratings"]
+    assert {"reader", "item_id", "text_sha256", "label", "intensity",
+            "current"} <= set(info["rating_cols"])
+    assert verify_export(exported) == []

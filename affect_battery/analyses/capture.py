@@ -18,14 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ArchitectureError
 from .prompts import Prompt
 
 SITE_KINDS = ("resid", "attn", "mlp")
 POSITIONS = ("final", "mean")
 
-
-class ArchitectureError(Exception):
-    """The model's blocks or sublayers could not be located."""
 
 
 def find_blocks(model: Any) -> Any:

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ModelError
+
 DTYPES = ("float32", "bfloat16", "float16")
 
-
-class ModelError(Exception):
-    """The model cannot be loaded; the message says what to do. Exit 2."""
 
 
 @dataclass(frozen=True)

@@ -8,49 +8,31 @@ the two baselines (TF-IDF on the raw text, word count alone) and the label-permu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..core.constants import EMOTIONS
-from ..validators.lexical import grouped_folds, tfidf_pipeline, wordcount_pipeline
-
-SEED = 0
-
-
-def probe_pipeline(c: float = 1.0):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000,
-                                                              random_state=SEED))
+from .._util.cv import (
+    DEFAULT_SEED,
+    grouped_folds,
+    out_of_fold_proba,
+    standardised_logistic,
+    tfidf_pipeline,
+    wordcount_pipeline,
+)
 
 
-def _oof(make: Any, x: Any, y: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
-         ) -> np.ndarray:
-    classes = np.unique(y)
-    multi = len(classes) > 2
-    out = np.zeros((len(y), len(classes))) if multi else np.zeros(len(y))
-    for tr, te in folds:
-        model = make()
-        xtr = [x[i] for i in tr] if isinstance(x, list) else x[tr]
-        xte = [x[i] for i in te] if isinstance(x, list) else x[te]
-        model.fit(xtr, y[tr])
-        p = model.predict_proba(xte)
-        if multi:
-            out[np.ix_(te, np.searchsorted(classes, model.classes_))] = p
-        else:
-            out[te] = p[:, list(model.classes_).index(classes[1])]
-    return out
+def probe_pipeline(c: float = 1.0, seed: int = DEFAULT_SEED) -> Any:
+    """The probe: standardised activations, logistic regression (fitted per training fold)."""
+    return standardised_logistic(c=c, seed=seed)
 
 
 def binary_auroc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, make: Any = probe_pipeline
                  ) -> float:
     from sklearn.metrics import roc_auc_score
 
-    return float(roc_auroc_safe(roc_auc_score, y, _oof(make, x, y, grouped_folds(groups))))
+    proba = out_of_fold_proba(make, x, y, grouped_folds(groups))
+    return float(roc_auroc_safe(roc_auc_score, y, proba))
 
 
 def roc_auroc_safe(fn: Any, y: np.ndarray, p: np.ndarray) -> float:
@@ -62,7 +44,7 @@ def multiclass_scores(x: Any, y: np.ndarray, groups: np.ndarray, make: Any = pro
     from sklearn.metrics import accuracy_score, roc_auc_score
 
     classes = np.unique(y)
-    p = _oof(make, x, y, grouped_folds(groups))
+    p = out_of_fold_proba(make, x, y, grouped_folds(groups))
     return {"macro_auroc": float(roc_auc_score(y, p, multi_class="ovr", average="macro",
                                                labels=classes)),
             "accuracy": float(accuracy_score(y, classes[p.argmax(axis=1)])),
@@ -89,7 +71,7 @@ def transfer(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_tes
 
 
 def permutation_null(x: np.ndarray, y: np.ndarray, groups: np.ndarray, observed: float,
-                     n_permutations: int = 20, seed: int = SEED) -> dict[str, Any]:
+                     n_permutations: int = 20, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """Binary AUROC under labels permuted between scenarios (pairs keep their structure).
 
     Labels are shuffled at the level of groups' items so the null keeps the grouping; the
@@ -121,7 +103,3 @@ def baselines(texts: list[str], word_counts: np.ndarray, y: np.ndarray, groups: 
     return {"tfidf_auroc": binary_auroc(texts, y, groups, tfidf_pipeline),
             "wordcount_auroc": binary_auroc(word_counts.reshape(-1, 1), y, groups,
                                             wordcount_pipeline)}
-
-
-def emotion_index(labels: Sequence[str]) -> np.ndarray:
-    return np.array([EMOTIONS.index(e) for e in labels])

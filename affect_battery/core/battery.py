@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .constants import COLUMNS, EMOTIONS, LABELS, SPLITS
+from .columns import COLUMNS, NORM_COLUMNS, SPEC, records
+from .columns import features as column_features
+from .constants import EMOTIONS, SPLITS
 from .findings import Finding
-from .ids import parse_id
+from .ids import parse_id, scenario_of, sibling_id
 from .items import complete_items, read_items, to_typed_frame
+from .norms import item_norms, load_ratings
 from .paths import stimuli_dir
 from .textstats import jaccard, word_set
 
@@ -43,66 +46,52 @@ def read_battery_with_findings(root: str | Path | None = None
     return frame, findings
 
 
-def battery_frame(root: str | Path | None = None, provenance: bool = False) -> pd.DataFrame:
-    """The battery as one DataFrame in ``COLUMNS`` order (split order, then file order)."""
+def battery_frame(root: str | Path | None = None, provenance: bool = False,
+                  norms: bool = False) -> pd.DataFrame:
+    """The battery as one DataFrame in ``COLUMNS`` order (split order, then file order).
+
+    ``norms=True`` appends the per-item reading norms (``NORM_COLUMNS``), computed from the
+    ratings stored beside the stimuli; they are off by default because the gate and the
+    checks need only the items.
+    """
     frame, _ = read_battery_with_findings(root)
     order = {s: i for i, s in enumerate(SPLITS)}
     frame = frame.assign(_split_order=frame["split"].map(order))
     frame = frame.sort_values(["_split_order"], kind="stable").drop(columns="_split_order")
     cols = [*COLUMNS, "_file", "_line"] if provenance else list(COLUMNS)
-    return frame[cols].reset_index(drop=True)
+    frame = frame[cols].reset_index(drop=True)
+    if norms:
+        frame = with_norms(frame, load_ratings(Path(root).parent / "norms" / "ratings.jsonl"
+                                               if root is not None else None))
+    return frame
+
+
+def with_norms(frame: pd.DataFrame, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``frame`` with the ``NORM_COLUMNS`` appended (recomputed if already there)."""
+    base = frame.drop(columns=[c for c in NORM_COLUMNS if c in frame])
+    return base.merge(item_norms(base, ratings), on="id", how="left", validate="1:1")
 
 
 def features() -> datasets.Features:
-    """Typed features: ``emotion`` is a ClassLabel over the 8 primaries plus ``neutral``."""
-    import datasets
-
-    string = datasets.Value("string")
-    return datasets.Features({
-        "id": string,
-        "split": string,
-        "emotion": datasets.ClassLabel(names=list(LABELS)),
-        "source_emotion": string,
-        "intensity": string,
-        "has_keywords": datasets.Value("bool"),
-        "domain": datasets.Value("int32"),
-        "domain_label": string,
-        "matched_control_id": string,
-        "source_id": string,
-        "word_count": datasets.Value("int32"),
-        "sentence_count": datasets.Value("int32"),
-        "text": string,
-        "version_added": string,
-    })
-
-
-def frame_to_records(frame: pd.DataFrame) -> dict[str, list]:
-    """Column lists with plain Python values (None for missing), ready for ``datasets``."""
-    out: dict[str, list] = {}
-    for col in COLUMNS:
-        values = frame[col].tolist()
-        out[col] = [None if (v is None or v is pd.NA or (isinstance(v, float) and v != v))
-                    else (int(v) if col in ("domain", "word_count", "sentence_count") else v)
-                    for v in values]
-    return out
+    """Typed features of ``load_battery()``: stimulus columns, then the norms."""
+    return column_features(SPEC)
 
 
 def load_battery(root: str | Path | None = None) -> datasets.DatasetDict:
-    """The battery as a ``datasets.DatasetDict`` with the five splits (possibly empty in drafts)."""
+    """The battery as a ``datasets.DatasetDict`` with the five splits (possibly empty in drafts).
+
+    Every item carries its reading norms (``norm_*`` columns; ``norm_n = 0`` where unread).
+    """
     import datasets
 
-    frame = battery_frame(root)
+    frame = battery_frame(root, norms=True)
     feats = features()
     splits = {}
     for split in SPLITS:
         part = frame[frame["split"] == split]
-        splits[split] = datasets.Dataset.from_dict(frame_to_records(part), features=feats,
+        splits[split] = datasets.Dataset.from_dict(records(part), features=feats,
                                                    split=datasets.NamedSplit(split))
     return datasets.DatasetDict(splits)
-
-
-def _scenario(item_id: str) -> str:
-    return parse_id(item_id).scenario
 
 
 def matched_pairs(frame: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -117,7 +106,7 @@ def matched_pairs(frame: pd.DataFrame | None = None) -> pd.DataFrame:
             continue
         n = by_id.loc[nid]
         rows.append({
-            "scenario": _scenario(c["id"]),
+            "scenario": scenario_of(c["id"]),
             "emotion": c["emotion"],
             "domain": c["domain"],
             "domain_label": c["domain_label"],
@@ -146,13 +135,12 @@ def quadruplets(frame: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
     for _, c in frame[frame["split"] == "clinical"].iterrows():
         p = parse_id(c["id"])
-        kid = f"K-{p.emotion}-d{p.domain}-{p.n}"
+        kid = sibling_id(c["id"], "keyword_rich")
         if kid not in by_id.index:
             continue
         row = {"scenario": p.scenario, "emotion": p.emotion, "domain": p.domain}
-        for split, prefix in (("neutral", "N"), ("moderate", "M"), ("clinical", "C"),
-                              ("keyword_rich", "K")):
-            iid = f"{prefix}-{p.emotion}-d{p.domain}-{p.n}"
+        for split in ("neutral", "moderate", "clinical", "keyword_rich"):
+            iid = sibling_id(c["id"], split)
             present = iid in by_id.index
             row[f"{split}_id"] = iid if present else None
             row[f"{split}_text"] = by_id.loc[iid, "text"] if present else None

@@ -22,6 +22,10 @@ NEUTRAL = "neutral"
 LABELS: tuple[str, ...] = (*EMOTIONS, NEUTRAL)
 """Values of the ``emotion`` column: a primary, or ``neutral`` for the control splits."""
 
+NONE = "none"
+NORM_LABELS: tuple[str, ...] = (*EMOTIONS, NONE)
+"""What a reader of the norming study may answer: one primary, or "none"."""
+
 INTENSE_NAMES: dict[str, str] = {
     "joy": "ecstasy",
     "trust": "admiration",
@@ -80,24 +84,6 @@ EXPECTED_COUNTS: dict[str, int] = {
     "keyword_rich": len(EMOTIONS) * N_DOMAINS * len(TWINNED_ITEMS),
     "complex_neutral": COMPLEX_NEUTRAL_THEMES * COMPLEX_NEUTRAL_PER_THEME,
 }
-
-COLUMNS: tuple[str, ...] = (
-    "id",
-    "split",
-    "emotion",
-    "source_emotion",
-    "intensity",
-    "has_keywords",
-    "domain",
-    "domain_label",
-    "matched_control_id",
-    "source_id",
-    "word_count",
-    "sentence_count",
-    "text",
-    "version_added",
-)
-"""Column order of the battery table and of every exported parquet file."""
 
 REQUIRED_INPUT_COLUMNS: tuple[str, ...] = ("id", "text")
 """What a submitted item must carry; everything else can be derived from the id."""

@@ -1,4 +1,7 @@
-"""A content hash of the battery, so reports and cards can prove which data they describe."""
+"""A content hash of the battery, so reports and cards can prove which data they describe.
+
+Only the stimulus columns count: new ratings change the norms, not what the battery *is*.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,12 @@ import json
 
 import pandas as pd
 
-from .constants import COLUMNS
+from .columns import STIMULUS_SPEC, records
 
 
 def battery_digest(frame: pd.DataFrame) -> str:
-    """SHA-256 over every item's columns, in id order (independent of file layout)."""
-    rows = []
-    for rec in frame.sort_values("id")[list(COLUMNS)].to_dict(orient="records"):
-        rows.append({k: (None if v is None or (isinstance(v, float) and v != v) or v is pd.NA
-                         else (int(v) if k in ("domain", "word_count", "sentence_count")
-                               else v)) for k, v in rec.items()})
+    """SHA-256 over every item's stimulus columns, in id order (independent of file layout)."""
+    cols = records(frame.sort_values("id"), STIMULUS_SPEC)
+    rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
     blob = json.dumps(rows, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

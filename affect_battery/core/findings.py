@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import InputError  # noqa: F401  (re-exported: the other way a check objects)
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -34,23 +36,3 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.location()}: {self.severity} [{self.code}] {self.message}"
-
-
-class InputError(Exception):
-    """Input that cannot be used at all: unreadable, malformed, or missing required columns."""
-
-    def __init__(self, message: str, file: str | None = None, line: int | None = None,
-                 item_id: str | None = None) -> None:
-        self.message = message
-        self.file = file
-        self.line = line
-        self.item_id = item_id
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        where = ""
-        if self.file:
-            where = self.file if self.line is None else f"{self.file}:{self.line}"
-        if self.item_id:
-            where = f"{where} {self.item_id}".strip()
-        return f"{where}: {self.message}" if where else self.message

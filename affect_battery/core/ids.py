@@ -103,3 +103,28 @@ def derived_fields(item_id: str) -> dict[str, object]:
         ),
         "source_id": clinical if p.split in ("moderate", "keyword_rich") else None,
     }
+
+
+def scenario_of(item_id: str) -> str:
+    """The scenario key of an id (shared by its clinical, neutral, moderate and twin versions).
+
+    >>> scenario_of("N-anger-d1-3")
+    'anger-d1-3'
+    >>> scenario_of("X-craft-07")
+    'X-craft-07'
+    """
+    return parse_id(item_id).scenario
+
+
+def sibling_id(item_id: str, split: str) -> str:
+    """The id of the same scenario's item in another split.
+
+    >>> sibling_id("C-fear-d2-4", "neutral")
+    'N-fear-d2-4'
+    >>> sibling_id("K-joy-d6-1", "moderate")
+    'M-joy-d6-1'
+    """
+    p = parse_id(item_id)
+    if p.emotion is None or p.domain is None:
+        raise BadId(f"{item_id!r} is a complex_neutral item: it has no siblings")
+    return make_id(split, p.emotion, p.domain, p.n)

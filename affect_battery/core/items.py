@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
-from .constants import COLUMNS, REQUIRED_INPUT_COLUMNS
+from .columns import COLUMNS, STIMULUS_SPEC, is_missing
+from .constants import REQUIRED_INPUT_COLUMNS
 from .findings import Finding, InputError
 from .ids import BadId, derived_fields
 from .textstats import sentence_count, word_count
@@ -141,7 +142,8 @@ def read_items(path: str | Path) -> pd.DataFrame:
 
 def _coerce(col: str, value: Any) -> Any:
     """Bring a CSV string or parquet scalar to the column's Python type (raises ValueError)."""
-    if col in ("domain", "word_count", "sentence_count"):
+    kind = next(c.kind for c in STIMULUS_SPEC if c.name == col)
+    if kind == "int32":
         if isinstance(value, bool):
             raise ValueError("not an integer")
         if isinstance(value, float) and value.is_integer():
@@ -151,7 +153,7 @@ def _coerce(col: str, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value.strip())
         raise ValueError("not an integer")
-    if col == "has_keywords":
+    if kind == "bool":
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
@@ -210,17 +212,17 @@ def complete_items(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[Finding]]:
 
 
 def to_typed_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Apply the battery's column dtypes (nullable where a column may be empty)."""
+    """Apply the stimulus columns' dtypes (nullable integers where a column may be empty)."""
     out = frame.copy()
-    for col in COLUMNS:
-        if col not in out:
-            out[col] = None
-    out["domain"] = pd.array(
-        [None if _is_missing(v) else int(v) for v in out["domain"]], dtype="Int64")
-    for col in ("word_count", "sentence_count"):
-        out[col] = out[col].astype("int64")
-    out["has_keywords"] = out["has_keywords"].astype(bool)
-    for col in ("id", "split", "emotion", "source_emotion", "intensity", "domain_label",
-                "matched_control_id", "source_id", "text", "version_added"):
-        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    for col in STIMULUS_SPEC:
+        values = out[col.name] if col.name in out else pd.Series([None] * len(out), dtype=object)
+        if col.kind == "int32" and col.nullable:
+            out[col.name] = pd.array([None if is_missing(v) else int(v) for v in values],
+                                     dtype="Int64")
+        elif col.kind == "int32":
+            out[col.name] = values.astype("int64")
+        elif col.kind == "bool":
+            out[col.name] = values.astype(bool)
+        else:
+            out[col.name] = values.astype(object).where(values.notna(), None)
     return out.reset_index(drop=True)

@@ -29,7 +29,7 @@ from .constants import (
     TWINNED_ITEMS,
 )
 from .findings import Finding
-from .ids import ID_PATTERN, parse_id
+from .ids import ID_PATTERN, make_id, parse_id
 from .textstats import character_names, word_shingles
 
 
@@ -58,7 +58,7 @@ class BatteryRow(pa.DataFrameModel):
 
 @dataclass(frozen=True)
 class IntegrityConfig:
-    """Tolerances of the integrity rules; defaults are the ones DESIGN.md publishes."""
+    """Tolerances of the integrity rules; defaults are the ones docs/ARCHITECTURE.md publishes."""
 
     min_words: int = 70
     max_words: int = 140
@@ -303,11 +303,11 @@ def count_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -
     for emo in EMOTIONS:
         for d in range(1, N_DOMAINS + 1):
             for n in range(1, 5):
-                expected_ids += [f"C-{emo}-d{d}-{n}", f"N-{emo}-d{d}-{n}"]
+                expected_ids += [make_id("clinical", emo, d, n), make_id("neutral", emo, d, n)]
             for n in TWINNED_ITEMS:
-                expected_ids.append(f"K-{emo}-d{d}-{n}")
+                expected_ids.append(make_id("keyword_rich", emo, d, n))
                 if d in MODERATE_DOMAINS:
-                    expected_ids.append(f"M-{emo}-d{d}-{n}")
+                    expected_ids.append(make_id("moderate", emo, d, n))
     missing = [i for i in expected_ids if i not in present]
     if missing:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8

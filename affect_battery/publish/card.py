@@ -16,6 +16,7 @@ import pandas as pd
 from .._version import __version__
 from ..core.constants import DOMAIN_LABELS, EMOTIONS, LABELS, SPLITS
 from ..core.paths import package_data_dir
+from ..validators.norms import render_markdown as render_norms
 
 DEFAULT_REPO_ID = "affect-battery/affect-battery"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -146,19 +147,8 @@ def _defence_section(report: dict[str, Any]) -> str:
     return "\n\n".join(out)
 
 
-def _blind_read_section(report: dict[str, Any]) -> str:
-    br = report.get("blind_read") or {}
-    if not br.get("computed"):
-        return "No blind-read ratings recorded."
-    lines = [f"Readers who never saw ids or labels chose one of the eight emotions or \"none\" "
-             f"for each text ({br['n_current']} current ratings; protocol in the package's "
-             "`data/blind_read/PROTOCOL.md`). The readers were AI language-model sessions, not "
-             "human raters.", "",
-             "| split | read as intended | ratings | target |", "|---|---:|---:|---:|"]
-    for split, d in ordered(br["by_split"]):
-        lines.append(f"| {split} | {d['agreement']:.1%} | {d['n_ratings']} | "
-                     f"{br['targets'][split]:.0%} |")
-    return "\n".join(lines)
+def _norms_section(report: dict[str, Any]) -> str:
+    return "\n".join(render_norms(report.get("norms") or {})[2:])
 
 
 def _analyses_section(results: dict[str, Any] | None) -> str:
@@ -170,7 +160,7 @@ def _analyses_section(results: dict[str, Any] | None) -> str:
 
 
 def render_card(frame: pd.DataFrame, report: dict[str, Any], results: dict[str, Any] | None = None,
-                repo_id: str = DEFAULT_REPO_ID) -> str:
+                repo_id: str = DEFAULT_REPO_ID, ratings: pd.DataFrame | None = None) -> str:
     """README.md of the Hub folder: YAML front matter plus the rendered template."""
     from .hub_yaml import front_matter
 
@@ -202,25 +192,31 @@ def render_card(frame: pd.DataFrame, report: dict[str, Any], results: dict[str, 
                             f"{cxm['numerals_per_sentence']['clinical_mean']:.2f}.")
         if cxm.get("computed") else "not computed.",
         "defence_section": _defence_section(report),
-        "blind_read_section": _blind_read_section(report),
+        "norms_section": _norms_section(report),
         "analyses_section": _analyses_section(results),
     }
     body = fill((cards_dir() / "dataset_card.md").read_text(encoding="utf-8"), values)
-    return front_matter(frame) + "\n" + body
+    return front_matter(frame, ratings) + "\n" + body
 
 
 def render_datasheet(frame: pd.DataFrame, report: dict[str, Any],
                      repo_id: str = DEFAULT_REPO_ID) -> str:
-    br = report.get("blind_read") or {}
-    summary = ("; ".join(f"{k} {d['agreement']:.1%} read as intended ({d['n_ratings']} ratings)"
-                         for k, d in ordered(br.get("by_split", {}))) if br.get("computed")
-               else "no blind read recorded")
+    norms = report.get("norms") or {}
+    if norms.get("computed"):
+        cur = norms["current"]
+        summary = (f"{cur['n_ratings']} current ratings by {cur['n_readers']} AI language-model "
+                   "readers (not human raters), at least three per text; read as intended: "
+                   + "; ".join(f"{k} {d['agreement']:.1%}" for k, d in
+                               ordered(cur["by_split"]) if d["agreement"] is not None)
+                   + f"; Fleiss' kappa {cur['fleiss_kappa']}")
+    else:
+        summary = "no reading norms recorded"
     values = {
         "version": __version__,
         "repo_id": repo_id,
         "n_items": str(len(frame)),
         "split_counts": ", ".join(f"{s} {int((frame['split'] == s).sum())}" for s in SPLITS),
-        "blind_read_summary": summary,
+        "norms_summary": summary,
         "lexicon_forms": str(report["keyword_screen"]["lexicon_surface_forms"]),
     }
     return fill((cards_dir() / "datasheet.md").read_text(encoding="utf-8"), values)

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.battery import battery_frame
-from ..core.constants import COLUMNS
+from ..core.columns import COLUMNS
 from .export import ExportError, read_export
 
 CURRENT = "current"

@@ -19,42 +19,27 @@ import pyarrow.parquet as pq
 
 from .._util.atomic import atomic_dir
 from .._version import __version__
-from ..core.battery import battery_frame, features
-from ..core.constants import COLUMNS, LABELS, SPLITS
+from ..core.battery import battery_frame, with_norms
+from ..core.columns import (
+    NORMS_CONFIG,
+    NORMS_SPLIT,
+    RATING_SPEC,
+    arrow_table,
+    parquet_name,
+)
+from ..core.constants import LABELS, SPLITS
 from ..core.digest import battery_digest
 from ..core.items import to_typed_frame
+from ..core.norms import ratings_table
 from ..core.paths import package_data_dir
 from ..core.schema import validate_frame
+from ..errors import ExportError
 from .card import DEFAULT_REPO_ID, render_card, render_datasheet
-from .hub_yaml import parquet_name
 
 REPORT_NAME = "defence_report.json"
 RESULTS_NAME = "analyses_results.json"
 MANIFEST = "MANIFEST.sha256"
 
-
-class ExportError(Exception):
-    """The export cannot be made (invalid data, occupied target, stale report). Exit 2."""
-
-
-def arrow_table(part: pd.DataFrame) -> pa.Table:
-    """One split as an Arrow table whose schema carries the HF features (emotion as int)."""
-    feats = features()
-    emotion = [LABELS.index(e) for e in part["emotion"]]
-    cols: dict[str, list[Any]] = {}
-    for c in COLUMNS:
-        values = [None if _missing(v) else v for v in part[c].tolist()]
-        if c == "emotion":
-            values = emotion
-        elif c in ("domain", "word_count", "sentence_count"):
-            values = [None if v is None else int(v) for v in values]
-        cols[c] = values
-    schema = feats.arrow_schema
-    return pa.Table.from_pydict(cols, schema=schema)
-
-
-def _missing(v: Any) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -103,7 +88,10 @@ def build_files(frame: pd.DataFrame, report: dict[str, Any], results: dict[str, 
     for split in SPLITS:
         part = frame[frame["split"] == split].sort_values("id", kind="stable")
         files[parquet_name(split)] = parquet_bytes(arrow_table(part))
-    files["README.md"] = render_card(frame, report, results, repo_id).encode()
+    ratings = ratings_table(frame)
+    files[parquet_name(NORMS_SPLIT, NORMS_CONFIG)] = parquet_bytes(
+        arrow_table(ratings, RATING_SPEC))
+    files["README.md"] = render_card(frame, report, results, repo_id, ratings).encode()
     files["DATASHEET.md"] = render_datasheet(frame, report, repo_id).encode()
     files["CITATION.cff"] = citation_cff().encode()
     files["CHANGELOG.md"] = changelog_text().encode()
@@ -135,7 +123,7 @@ def export(out: str | Path, report: dict[str, Any], results: dict[str, Any] | No
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise ExportError(f"{out}: exists and is not empty; use --force to replace it")
-    frame = battery_frame() if frame is None else frame
+    frame = battery_frame(norms=True) if frame is None else with_norms(frame)
     findings = validate_frame(frame, strict=True)
     if findings:
         raise ExportError(f"the battery fails strict validation ({len(findings)} finding(s), "
@@ -198,7 +186,9 @@ def verify_export(folder: str | Path) -> list[str]:
         problems.append(f"{REPORT_NAME}: computed on different data than the parquet files")
     card = (folder / "README.md").read_text(encoding="utf-8")
     repo_id = _repo_id_from_card(card)
-    if card != render_card(frame, report, results, repo_id):
+    ratings_path = folder / parquet_name(NORMS_SPLIT, NORMS_CONFIG)
+    ratings = pq.read_table(ratings_path).to_pandas() if ratings_path.is_file() else None
+    if card != render_card(frame, report, results, repo_id, ratings):
         problems.append("README.md: differs from the card rendered from the data and "
                         f"{REPORT_NAME} (hand edit or stale numbers)")
     return problems

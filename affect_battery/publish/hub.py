@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._version import __version__
+from ..errors import HubError
 from .export import MANIFEST, ExportError, verify_export
 
 _REVISION = re.compile(r"^v\d+\.\d+\.\d+$")
 
-
-class HubError(Exception):
-    """Publishing failed for a reason the user can act on. Exit 2."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.constants import EMOTIONS, LABELS, NEUTRAL
 from ..core.paths import package_data_dir
+from ..errors import ClassifierError
 
 DEFAULT_HF_MODEL = "j-hartmann/emotion-english-distilroberta-base"
 HEAD_FILE = "emotion_head.safetensors"
@@ -37,9 +38,6 @@ anticipation: those two columns stay at probability 0, so P(emotional) is still 
 every item but top-1 categorisation cannot succeed on trust/anticipation items; reports give
 accuracy over all eight emotions and over the emotions the model covers."""
 
-
-class ClassifierError(Exception):
-    """The classifier cannot be built (bad spec, missing model, missing extra). Exit 2."""
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,17 @@ from .._version import __version__
 from ..core.constants import EMOTIONS, LABELS, SPLITS
 from ..core.digest import battery_digest
 from ..core.findings import InputError
+from ..core.ids import sibling_id
 from . import nrc, vader
-from .blind_read import agreement
 from .complexity import complex_neutral_matching
 from .lexical import separability
 from .lexicon import load_lexicon
+from .norms import norms_section
 from .stats import binomial_vs_chance, mann_whitney, mcnemar_exact, page_trend, wilcoxon_paired
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
+"""2: the ``blind_read`` section became ``norms`` (three readers per text, first read and
+current figures, reliability)."""
 CHANCE = 1 / len(EMOTIONS)
 
 
@@ -56,8 +59,7 @@ def _triplets(frame: pd.DataFrame, col: str) -> np.ndarray:
     by_id = frame.set_index("id")[col]
     rows = []
     for mid in frame.loc[frame["split"] == "moderate", "id"]:
-        suffix = mid[2:]
-        ids = (f"N-{suffix}", mid, f"C-{suffix}")
+        ids = (sibling_id(mid, "neutral"), mid, sibling_id(mid, "clinical"))
         if all(i in by_id.index for i in ids):
             rows.append([float(by_id[i]) for i in ids])
     return np.asarray(rows, float).reshape(-1, 3)
@@ -184,7 +186,28 @@ def classifier_section(frame: pd.DataFrame, classifier: Any, progress: bool = Fa
         "complex_neutral_vs_neutral": mann_whitney(cx, ne).to_dict() if len(cx) and len(ne)
         else None,
         "top1": _accuracy_block(frame, "clf_top", covered=covered),
+        "neutral_own_emotion": neutral_own_emotion(frame, "clf_top", covered),
     }
+
+
+def neutral_own_emotion(frame: pd.DataFrame, pred_col: str, covered: list[str] | None = None
+                        ) -> dict[str, Any] | None:
+    """How often a neutral control is categorised as its own scenario's emotion.
+
+    A control with the affect removed should land on its scenario's emotion no more often than
+    chance (1/8, or 1/k over the k emotions a backend covers); a higher rate means the neutrals
+    keep a trace of their clinical story. One-sided binomial test against chance.
+    """
+    part = frame[frame["split"] == "neutral"]
+    if part.empty:
+        return None
+    emotions = covered or list(EMOTIONS)
+    part = part[part["source_emotion"].isin(emotions)]
+    hits = int((part[pred_col] == part["source_emotion"]).sum())
+    chance = 1 / len(emotions)
+    return {"n": len(part), "hits": hits, "rate": round(hits / len(part), 4) if len(part) else None,
+            "chance": round(chance, 4),
+            "binomial": binomial_vs_chance(float(hits), len(part), chance).to_dict()}
 
 
 def keyword_section(frame: pd.DataFrame) -> dict[str, Any]:
@@ -220,7 +243,7 @@ def run_defence(frame: pd.DataFrame, classifier: Any | None = None, progress: bo
         "keyword_screen": keyword_section(frame),
         "lexical": lexical,
         "complex_neutral_matching": complex_neutral_matching(frame),
-        "blind_read": agreement(frame),
+        "norms": norms_section(frame).to_dict(),
         "vader": vader_section(frame),
         "nrc": nrc_section(frame),
         "classifier": classifier_section(frame, classifier, progress) if classifier else None,

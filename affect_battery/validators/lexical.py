@@ -4,7 +4,8 @@ If it can, "keyword-free" is a weak guarantee: the neutrals differ in vocabulary
 office), and a probe that separates them may be reading topic words rather than emotion. We fit
 TF-IDF (word uni- and bigrams) logistic regressions with 5 folds grouped by scenario, so a pair
 never straddles train and test, and a word-count-only model on the same folds as a baseline.
-Targets (DESIGN.md): TF-IDF clinical-vs-neutral AUROC <= 0.80, word count <= 0.60.
+Targets: TF-IDF clinical-vs-neutral AUROC <= 0.75 overall and <= 0.80 for every emotion; word
+count <= 0.60 overall and for every emotion (constants below).
 """
 
 from __future__ import annotations
@@ -14,65 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util.cv import N_FOLDS, grouped_folds, out_of_fold_proba, tfidf_pipeline, wordcount_pipeline
 from ..core.constants import EMOTIONS
-from ..core.ids import parse_id
+from ..core.ids import parse_id, scenario_of, sibling_id
 
-N_FOLDS = 5
-SEED = 0
-TARGET_TFIDF_AUROC = 0.80
+TARGET_TFIDF_AUROC = 0.75
+"""Overall clinical-vs-neutral TF-IDF AUROC (the norms issue tightened it from 0.80)."""
+TARGET_TFIDF_AUROC_PER_EMOTION = 0.80
 TARGET_WORDCOUNT_AUROC = 0.60
 TARGET_MEAN_JACCARD = 0.5
-
-
-def _scenario(item_id: str) -> str:
-    return parse_id(item_id).scenario
-
-
-def tfidf_pipeline():
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True),
-                         LogisticRegression(max_iter=5000, C=1.0, random_state=SEED))
-
-
-def wordcount_pipeline():
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(random_state=SEED))
-
-
-def grouped_folds(groups: np.ndarray, n_folds: int = N_FOLDS) -> list[tuple[np.ndarray,
-                                                                            np.ndarray]]:
-    """Deterministic grouped K-fold: shuffled groups dealt round-robin into folds."""
-    uniq = np.array(sorted(set(groups)))
-    rng = np.random.default_rng(SEED)
-    rng.shuffle(uniq)
-    fold_of = {g: i % n_folds for i, g in enumerate(uniq)}
-    assignment = np.array([fold_of[g] for g in groups])
-    k = min(n_folds, len(uniq))
-    return [(np.where(assignment != f)[0], np.where(assignment == f)[0]) for f in range(k)]
-
-
-def _cv_scores(make, x: Any, y: np.ndarray, folds: list) -> np.ndarray:
-    """Out-of-fold P(class) (binary: P(1); multiclass: matrix)."""
-    classes = np.unique(y)
-    out = np.zeros((len(y), len(classes))) if len(classes) > 2 else np.zeros(len(y))
-    for tr, te in folds:
-        model = make()
-        xtr = x[tr] if not isinstance(x, list) else [x[i] for i in tr]
-        xte = x[te] if not isinstance(x, list) else [x[i] for i in te]
-        model.fit(xtr, y[tr])
-        proba = model.predict_proba(xte)
-        if len(classes) > 2:
-            cols = np.searchsorted(classes, model.classes_)
-            out[np.ix_(te, cols)] = proba
-        else:
-            out[te] = proba[:, list(model.classes_).index(classes[1])]
-    return out
 
 
 def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
@@ -83,20 +34,22 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
     if cn.empty or cn["split"].nunique() < 2:
         return {"computed": False, "reason": "needs clinical and neutral items"}
     y = (cn["split"] == "clinical").to_numpy(int)
-    groups = cn["id"].map(_scenario).to_numpy()
+    groups = cn["id"].map(scenario_of).to_numpy()
     folds = grouped_folds(groups)
     texts = cn["text"].tolist()
-    p_tfidf = _cv_scores(tfidf_pipeline, texts, y, folds)
+    p_tfidf = out_of_fold_proba(tfidf_pipeline, texts, y, folds)
     wc = cn["word_count"].to_numpy(float).reshape(-1, 1)
-    p_wc = _cv_scores(wordcount_pipeline, wc, y, folds)
+    p_wc = out_of_fold_proba(wordcount_pipeline, wc, y, folds)
     auroc = float(roc_auc_score(y, p_tfidf))
     auroc_wc = float(roc_auc_score(y, p_wc))
     by_emotion = {}
     for emo in EMOTIONS:
         m = (cn["source_emotion"] == emo).to_numpy()
         if m.sum() >= 4 and len(set(y[m])) == 2:
+            ids_m = cn["id"][m]
             by_emotion[emo] = {"tfidf_auroc": round(float(roc_auc_score(y[m], p_tfidf[m])), 4),
                                "wordcount_auroc": round(float(roc_auc_score(y[m], p_wc[m])), 4),
+                               "tfidf_pair_win_rate": pair_win_rate(ids_m, p_tfidf[m])["win_rate"],
                                "n_pairs": int(m.sum() // 2)}
     full = tfidf_pipeline().fit(texts, y)
     vec, lr = full[0], full[-1]
@@ -114,10 +67,14 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
         "n_items": len(cn), "n_folds": len(folds), "folds": "grouped by scenario",
         "clinical_vs_neutral": {"tfidf_auroc": round(auroc, 4),
                                 "wordcount_auroc": round(auroc_wc, 4),
+                                "tfidf_pair_win_rate": pair_win_rate(cn["id"], p_tfidf)["win_rate"],
+                                "wordcount_pair_win_rate": pair_win_rate(cn["id"], p_wc)[
+                                    "win_rate"],
                                 "by_emotion": by_emotion},
         "top_features": top,
         "pairs": pair_statistics(frame),
         "targets": {"tfidf_auroc_max": TARGET_TFIDF_AUROC,
+                    "tfidf_auroc_per_emotion_max": TARGET_TFIDF_AUROC_PER_EMOTION,
                     "wordcount_auroc_max": TARGET_WORDCOUNT_AUROC,
                     "mean_jaccard_min": TARGET_MEAN_JACCARD},
     }
@@ -125,8 +82,8 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
     if clin["source_emotion"].nunique() >= 3 and len(clin) >= 2 * N_FOLDS:
         yc = clin["source_emotion"].to_numpy()
         classes = np.unique(yc)
-        gc = clin["id"].map(_scenario).to_numpy()
-        pc = _cv_scores(tfidf_pipeline, clin["text"].tolist(), yc, grouped_folds(gc))
+        gc = clin["id"].map(scenario_of).to_numpy()
+        pc = out_of_fold_proba(tfidf_pipeline, clin["text"].tolist(), yc, grouped_folds(gc))
         macro = float(roc_auc_score(yc, pc, multi_class="ovr", average="macro",
                                     labels=classes))
         acc = float(accuracy_score(yc, classes[pc.argmax(axis=1)]))
@@ -136,8 +93,34 @@ def separability(frame: pd.DataFrame, top_features: int = 20) -> dict[str, Any]:
                                           "n_items": len(clin)}
     result["meets_targets"] = bool(
         auroc <= TARGET_TFIDF_AUROC and auroc_wc <= TARGET_WORDCOUNT_AUROC
+        and all(e["tfidf_auroc"] <= TARGET_TFIDF_AUROC_PER_EMOTION
+                and e["wordcount_auroc"] <= TARGET_WORDCOUNT_AUROC for e in by_emotion.values())
         and result["pairs"]["jaccard_mean"] >= TARGET_MEAN_JACCARD)
     return result
+
+
+def pair_win_rate(ids: pd.Series, scores: np.ndarray) -> dict[str, Any]:
+    """Share of matched pairs whose clinical item scores above its own neutral (ties count half).
+
+    The battery's design is the matched pair, so this is the statistic that matters: an
+    unpaired AUROC ranks items of different stories against each other, where story content
+    dominates; within a pair the story is held fixed.
+
+    >>> ids = pd.Series(["C-fear-d1-1", "N-fear-d1-1", "C-fear-d1-2", "N-fear-d1-2"])
+    >>> pair_win_rate(ids, np.array([0.9, 0.2, 0.5, 0.5]))["win_rate"]
+    0.75
+    """
+    score = dict(zip(ids, scores, strict=True))
+    wins = []
+    for item_id in ids:
+        if parse_id(item_id).split != "clinical":
+            continue
+        partner = sibling_id(item_id, "neutral")
+        if partner in score:
+            a, b = score[item_id], score[partner]
+            wins.append(1.0 if a > b else 0.5 if a == b else 0.0)
+    return {"n_pairs": len(wins),
+            "win_rate": round(float(np.mean(wins)), 4) if wins else None}
 
 
 def pair_statistics(frame: pd.DataFrame) -> dict[str, Any]:

@@ -8,7 +8,6 @@ every text appears in exactly one list per cycle, so ``cycles`` cycles give ever
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import string
@@ -16,15 +15,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.ids import parse_id
+from ..core.constants import NORM_LABELS
+from ..core.ids import scenario_of
+from ..core.norms import text_sha256
 
-LABEL_CHOICES: tuple[str, ...] = ("joy", "trust", "fear", "surprise", "sadness", "disgust",
-                                  "anger", "anticipation", "none")
 CODE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -39,10 +34,6 @@ class ListEntry:
     text_sha256: str
 
 
-def _scenario_key(item_id: str) -> str:
-    return parse_id(item_id).scenario
-
-
 def build_lists(items: Sequence[tuple[str, str]], *, round_no: int, cycles: int,
                 lists_per_cycle: int, seed: int, reader_prefix: str = "r") -> list[ListEntry]:
     """Assign ``(item_id, text)`` pairs to coded reader lists.
@@ -54,7 +45,7 @@ def build_lists(items: Sequence[tuple[str, str]], *, round_no: int, cycles: int,
     rng = random.Random(seed)
     by_scenario: dict[str, list[tuple[str, str]]] = {}
     for item_id, text in items:
-        by_scenario.setdefault(_scenario_key(item_id), []).append((item_id, text))
+        by_scenario.setdefault(scenario_of(item_id), []).append((item_id, text))
     if any(len(v) > lists_per_cycle for v in by_scenario.values()):
         raise ValueError("a scenario has more versions than there are lists per cycle")
     used_codes: set[str] = set()
@@ -111,7 +102,7 @@ def read_answers(path: Path, entries: Sequence[ListEntry], *, instruction_versio
         if code not in by_code:
             raise ValueError(f"{path}:{lineno}: unknown code {code!r}")
         label = str(ans.get("label", "")).strip().lower()
-        if label not in LABEL_CHOICES:
+        if label not in NORM_LABELS:
             raise ValueError(f"{path}:{lineno}: label {label!r} not one of the choices")
         intensity = int(ans.get("intensity"))
         if not 0 <= intensity <= 3:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .norms import render_markdown as render_norms
+
 
 def _p(p: float | None) -> str:
     if p is None:
@@ -65,11 +67,9 @@ def render(report: dict[str, Any]) -> str:
         from .lexical import render_markdown as lex_md
 
         out += lex_md(lexsep) + [""]
-    br = r.get("blind_read")
-    if br:
-        from .blind_read import render_markdown as br_md
-
-        out += br_md(br) + [""]
+    norms = r.get("norms")
+    if norms:
+        out += render_norms(norms) + [""]
     cxm = r.get("complex_neutral_matching")
     if cxm:
         from .complexity import render_markdown as cx_md
