@@ -43,7 +43,7 @@ def test_vader_drivers_rank_situational_words():
 def test_defence_report_without_classifier(mini_battery, tmp_path):
     frame = battery_frame(mini_battery / "stimuli")
     report, items = run_defence(frame, classifier=None)
-    assert report["schema_version"] == 1 and report["counts"]["clinical"] == 16
+    assert report["schema_version"] == 2 and report["counts"]["clinical"] == 16
     assert report["keyword_screen"]["items_with_hits_by_split"]["clinical"] == 0
     assert report["keyword_screen"]["items_with_hits_by_split"]["keyword_rich"] == 8
     assert report["vader"]["clinical_vs_neutral_pairs"]["n"] == 16
