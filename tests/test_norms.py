@@ -20,13 +20,9 @@ from affect_battery.core.norms import (
     text_sha256,
 )
 from affect_battery.errors import InputError
-from affect_battery.validators.norms import (
-    fleiss_kappa,
-    krippendorff_alpha,
-    norms_section,
-    render_markdown,
-)
+from affect_battery.validators.norms import fleiss_kappa, krippendorff_alpha, norms_section
 from affect_battery.validators.norms_study import build_lists, read_answers, render_batch
+from affect_battery.validators.report import norms_markdown
 
 
 @pytest.fixture(scope="module")
@@ -130,11 +126,12 @@ def test_neutral_read_as_emotional_twice_is_a_problem(frame):
     n = "N-fear-d2-1"
     ratings = _ratings([("1", "a", n, 1, "fear"), ("1", "b", n, 1, "fear"),
                         ("1", "c", n, 0, "none")], frame)
-    section = norms_section(frame, ratings).to_dict()
+    typed = norms_section(frame, ratings)
+    section = typed.to_dict()
     problems = {p["item_id"]: p["problem"] for p in section["problems"]}
     assert "emotional by 2 readers" in problems[n]
     assert section["meets_targets"] is False
-    md = "\n".join(render_markdown(section))
+    md = "\n".join(norms_markdown(typed))
     assert "not human raters" in md and "first read" in md.lower() and "Fleiss" in md
 
 
@@ -175,5 +172,17 @@ def test_shipped_ratings_load_and_reach_load_battery():
 def test_malformed_ratings_file_is_an_input_error(tmp_path):
     bad = tmp_path / "ratings.jsonl"
     bad.write_text('{"reader": "a"}\n')
-    with pytest.raises(InputError, match="ratings.jsonl:1"):
+    with pytest.raises(InputError, match=r"ratings\.jsonl:1"):
         load_ratings(bad)
+
+
+def test_shipped_norms_cover_every_text_and_meet_the_targets():
+    """Editing an item retires its ratings: this fails until the new text is normed again."""
+    section = norms_section(battery_frame())
+    d = section.to_dict()
+    assert d["items_unrated"] == [] and d["problems"] == []
+    assert section.meets_targets
+    cur = d["current"]["by_split"]
+    assert cur["clinical"]["agreement"] >= 0.95 and cur["neutral"]["agreement"] >= 0.97
+    assert cur["neutral"]["intensity_mean"] <= 0.10 and cur["complex_neutral"]["agreement"] == 1
+    assert d["first_read"]["n_ratings"] >= 1440
