@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from ._util.atomic import atomic_write_text
 from ._util.progress import progress_enabled
 from ._version import __version__
+from .analyses.config import METHODS
 from .analyses.suite import AnalyzeConfig, run_suite
 from .core.battery import battery_frame
-from .core.constants import SPLITS
 from .core.summary import battery_summary, format_summary
 from .errors import (
     EXIT_FINDINGS,
@@ -31,15 +31,13 @@ from .publish.card import DEFAULT_REPO_ID
 from .publish.diff import diff_frames, format_diff, load_side
 from .publish.export import export, verify_export
 from .publish.hub import check_revision, push, upload_plan
-from .validators.classifier import build_classifier
-from .validators.defence import run_defence, write_report
-from .validators.gate import FORMATTERS, check_battery, format_text, run_gate
+from .validators.classifier import build_classifier, head_path
+from .validators.defence import StructuralSummary, run_defence
+from .validators.gate import FORMATTERS, GateReport, check_battery, format_text, run_gate
 from .validators.item_defence import add_item_defence
 from .validators.lexicon import load_lexicon
-from .validators.report_md import render
-from .validators.train_classifier import compare_head, default_head_path, save_head, train
-
-_METHODS = ("probing", "patching", "attribution", "knockout", "geometry", "steering")
+from .validators.report import headline, render_markdown, write_report
+from .validators.train_classifier import compare_head, save_head, train
 
 
 def _add_format(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:
@@ -52,13 +50,9 @@ def _add_output(p: argparse.ArgumentParser) -> None:
                    help="also write the report to FILE (atomically)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="affect-battery",
-        description="Keyword-free emotion stimulus battery: gate, validate and inspect it.")
-    parser.add_argument("--version", action="version", version=f"affect-battery {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+# One function per command: each adds its subparser and its options.
 
+def _parser_gate(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("gate", help="check new stimulus items (JSONL, CSV or Parquet) for CI",
                        description="Check new items together with the shipped battery. Exit 0 "
                        "clean, 1 findings, 2 unusable input.")
@@ -76,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--classifier", default="embedded", metavar="SPEC",
                    help="classifier for --defence (default: embedded)")
 
+
+def _parser_validate(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("validate", help="re-run the checks on the shipped battery")
     mode = v.add_mutually_exclusive_group()
     mode.add_argument("--strict", dest="strict", action="store_true", default=True,
@@ -94,16 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(v)
     _add_output(v)
 
+
+def _parser_train_classifier(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train-classifier",
                        help="re-train the embedded classifier head from data/classifier/")
     t.add_argument("--out", metavar="FILE",
                    help="where to write the head (default: the shipped file's path)")
     t.add_argument("--check", action="store_true",
-                   help="verify the shipped head is reproduced bit for bit; write nothing")
+                   help="retrain and compare with the shipped head (same predictions, weights "
+                   "within tolerance); write nothing")
 
+
+def _parser_stats(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("stats", help="counts, lengths and pair statistics of the battery")
     _add_format(s)
 
+
+def _parser_export(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("export", help="build the Hugging Face dataset folder",
                        description="Parquet per split, dataset card and datasheet rendered from "
                        "the data and the defence report, manifest, citation, changelog.")
@@ -119,11 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--verify", metavar="DIR", help="check an existing export instead: "
                    "manifest and card re-render")
 
+
+def _parser_diff(sub: argparse._SubParsersAction) -> None:
     df = sub.add_parser("diff", help="items added, changed and removed between two versions")
     df.add_argument("old", help="export folder, or 'current'")
     df.add_argument("new", help="export folder, or 'current'")
     _add_format(df)
 
+
+def _parser_push(sub: argparse._SubParsersAction) -> None:
     pu = sub.add_parser("push", help="upload an export folder to the Hub and tag it")
     pu.add_argument("folder", metavar="DIR")
     pu.add_argument("--repo-id", required=True, metavar="ORG/NAME")
@@ -131,13 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     pu.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
     pu.add_argument("--private", action="store_true")
 
+
+def _parser_analyze(sub: argparse._SubParsersAction) -> None:
     an = sub.add_parser("analyze", help="run the reference interpretability suite on a model",
                         description="Probing, exact and attribution patching, knockout, "
                         "geometry and steering on any Hugging Face model over the battery.")
     an.add_argument("--model", required=True, metavar="ID|PATH|ALIAS",
                     help="Hub id, local folder, or alias: smollm2-135m, minilm")
-    an.add_argument("--methods", default=",".join(_METHODS), metavar="LIST",
-                    help=f"comma-separated subset of {','.join(_METHODS)}")
+    an.add_argument("--methods", default=",".join(METHODS), metavar="LIST",
+                    help=f"comma-separated subset of {','.join(METHODS)}")
     an.add_argument("--layers", metavar="LIST", help="layer indices, e.g. 0,4,8 or 0-11")
     an.add_argument("--splits", default="clinical,neutral,moderate,keyword_rich,complex_neutral",
                     metavar="LIST")
@@ -157,14 +166,30 @@ def build_parser() -> argparse.ArgumentParser:
                     help="allow a Hub model's own code to run (off by default)")
     an.add_argument("--out", default="analysis", metavar="DIR")
 
+
+def _parser_screen(sub: argparse._SubParsersAction) -> None:
     sc = sub.add_parser("screen", help="show emotion-lexicon hits in a text (stdin if none)")
     sc.add_argument("text", nargs="*")
     _add_format(sc)
 
+
+def _parser_demo(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("demo", help="validate the shipped battery and run the defence battery "
                        "with the embedded classifier")
     d.add_argument("--out", default="defence-report", metavar="DIR",
                    help="report folder (default: defence-report)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="affect-battery",
+        description="Keyword-free emotion stimulus battery: gate, validate and inspect it.")
+    parser.add_argument("--version", action="version", version=f"affect-battery {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_parser_gate, _parser_validate, _parser_train_classifier, _parser_stats,
+                _parser_export, _parser_diff, _parser_push, _parser_analyze,
+                _parser_screen, _parser_demo):
+        add(sub)
     return parser
 
 
@@ -175,28 +200,12 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    lexicon = _load_lexicon(args.lexicon) if args.lexicon else load_lexicon()
     report = run_gate(args.files, with_battery=not args.no_battery, strict=args.strict,
-                      lexicon=lexicon)
+                      lexicon=load_lexicon(args.lexicon))
     if args.defence:
-
         add_item_defence(report, args.files, args.classifier)
     _emit(FORMATTERS[args.format](report), args.output)
     return report.exit_code
-
-
-def _load_lexicon(path: str):
-    from pathlib import Path
-
-    import yaml
-
-
-    if not Path(path).is_file():
-        raise UsageError(f"{path}: lexicon file not found")
-    try:
-        return load_lexicon(path)
-    except (yaml.YAMLError, ValueError) as exc:
-        raise UsageError(f"{path}: not a valid lexicon ({str(exc).splitlines()[0]})") from None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -207,44 +216,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return _full_validate(args, report)
 
 
-def _full_validate(args: argparse.Namespace, structural) -> int:
+def _full_validate(args: argparse.Namespace, structural: GateReport) -> int:
     classifier = None
     if args.classifier != "none":
         classifier = build_classifier(args.classifier, device=args.device)
-
     report, items = run_defence(battery_frame(), classifier, progress=progress_enabled(),
                                 strict=args.strict)
-    report["structural"] = {"ok": not structural.errors, "n_findings": len(structural.findings),
-                            "counts": structural.to_dict()["counts"]}
+    report.structural = StructuralSummary.of(structural)
     out = write_report(report, items, args.out, figures=not args.no_figures,
                        extra_files={"structural.txt": format_text(structural)})
     if args.format == "json":
-        text = json.dumps(report, indent=2) + "\n"
+        text = json.dumps(report.to_dict(), indent=2) + "\n"
     else:
-        text = render(report) + f"\nStructural checks: {format_text(structural).strip()}\n" \
-            f"Report written to {out}/\n"
+        text = (render_markdown(report) + f"\nStructural checks: "
+                f"{format_text(structural).strip()}\nReport written to {out}/\n")
     _emit(text, args.output)
     return structural.exit_code
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     result = train()
-    summary = result.summary()
-    print(f"held-out accuracy {summary['holdout_accuracy']:.3f} on {summary['n_holdout']} "
-          f"sentences (trained on {summary['n_train']})")
-    for lab, acc in summary["per_class_accuracy"].items():
-        print(f"  {lab:<13}{acc:.3f}")
-    target = default_head_path()
+    sys.stdout.write(result.describe())
+    target = head_path()
     if args.check:
         if not target.is_file():
             raise UsageError(f"{target}: no shipped head to compare with")
         cmp = compare_head(target, result)
-        verdict = ("reproduced bit for bit" if cmp.identical_bytes else
-                   "reproduced within tolerance" if cmp.reproduced else "DIFFERS")
-        print(f"shipped head {target}: {verdict} (max weight difference "
-              f"{cmp.max_weight_diff:.2e}; same held-out predictions: "
-              f"{cmp.holdout_predictions_equal}; same battery predictions: "
-              f"{cmp.battery_predictions_equal})")
+        sys.stdout.write(cmp.describe(target))
         return EXIT_OK if cmp.reproduced else EXIT_FINDINGS
     out = save_head(result, args.out or target)
     print(f"wrote {out}")
@@ -275,7 +273,6 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded defaults: validate the battery and run the defence battery."""
-
     lex = load_lexicon()
     frame = battery_frame()
     summary = battery_summary(frame)
@@ -298,37 +295,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return structural.exit_code
 
 
-def headline(report: dict) -> str:
-    """The few numbers that summarise the defence report, one per line."""
-    lines = []
-    lx = report.get("lexical") or {}
-    if lx.get("computed"):
-        c = lx["clinical_vs_neutral"]
-        lines.append(f"bag of words, clinical vs neutral: TF-IDF AUROC {c['tfidf_auroc']:.3f} "
-                     f"(target <= 0.80), word count AUROC {c['wordcount_auroc']:.3f} "
-                     "(target <= 0.60)")
-    v = report["vader"]["clinical_vs_neutral_pairs"]
-    if v:
-        terms = report["vader"]["drivers_that_are_emotion_terms"] or "none"
-        lines.append(f"VADER clinical vs neutral pairs: p = {v['p_value']:.2g}; emotion terms "
-                     f"among its drivers: {terms}")
-    nrc_top = report["nrc"]["top1"].get("clinical")
-    if nrc_top:
-        lines.append(f"NRC top-1 category on clinical: {nrc_top['accuracy']:.3f} (chance 0.125)")
-    clf = report.get("classifier")
-    if clf:
-        means = ", ".join(f"{k} {v['mean']:.2f}" for k, v in clf["p_emotional_by_split"].items())
-        test = clf["clinical_gt_neutral_pairs"]
-        lines.append(f"classifier P(emotional) by split: {means}")
-        lines.append(f"clinical > neutral over pairs: p = {test['p_value']:.2g}, rank-biserial "
-                     f"{test['effect_size']:.2f}")
-    br = report.get("blind_read") or {}
-    if br.get("computed"):
-        lines.append("blind read: " + ", ".join(
-            f"{k} {v['agreement']:.0%}" for k, v in br["by_split"].items()))
-    return "\n".join(lines) + "\n"
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     if args.verify:
         problems = verify_export(args.verify)
@@ -345,7 +311,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         classifier = None
         if args.classifier != "none":
             classifier = build_classifier(args.classifier)
-        report, _ = run_defence(battery_frame(), classifier, strict=True)
+        report = run_defence(battery_frame(), classifier, strict=True)[0].to_dict()
     out = export(args.out, report, results, force=args.force,
                  repo_id=args.repo_id or DEFAULT_REPO_ID)
     print(f"exported affect-battery {__version__} to {out}/")
@@ -385,6 +351,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def _int_list(text: str | None) -> list[int] | None:
+    """``--layers``: numbers and inclusive ranges, e.g. ``0,4,8`` or ``0-11``."""
     if not text:
         return None
     out: list[int] = []
@@ -393,7 +360,10 @@ def _int_list(text: str | None) -> list[int] | None:
         try:
             if "-" in part:
                 a, b = part.split("-", 1)
-                out += list(range(int(a), int(b) + 1))
+                span = list(range(int(a), int(b) + 1))
+                if not span:
+                    raise UsageError(f"--layers: {part!r} is an empty range")
+                out += span
             elif part:
                 out.append(int(part))
         except ValueError:
@@ -402,11 +372,11 @@ def _int_list(text: str | None) -> list[int] | None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    """Build an AnalyzeConfig (validated at construction) and run the suite. User mistakes
+    arrive as AffectBatteryError subclasses, which main() prints as one line; nothing broader
+    is caught here, so a bug keeps its traceback."""
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
-    bad = [s for s in splits if s not in SPLITS]
-    if bad:
-        raise UsageError(f"unknown split(s) {', '.join(bad)}: use {', '.join(SPLITS)}")
     cfg = AnalyzeConfig(model=args.model, out=args.out, methods=methods,
                         layers=_int_list(args.layers), splits=splits, preset=args.preset,
                         device=args.device, dtype=args.dtype, batch_size=args.batch_size,

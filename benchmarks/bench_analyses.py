@@ -45,31 +45,30 @@ def main() -> None:
 
     import torch
 
-    from affect_battery.analyses.capture import (
-        capture,
-        final_only_kwargs,
-        left_padding,
-        tokenize,
-    )
+    from affect_battery.analyses.capture import capture
+    from affect_battery.analyses.hooks import Site, padding_side
+    from affect_battery.analyses.inputs import final_only_kwargs, tokenize
     from affect_battery.analyses.models import load_model
     from affect_battery.analyses.patching import PatchPairs, attribution_patching, exact_patching
     from affect_battery.analyses.prompts import build_prompt, label_token_ids
+    from affect_battery.analyses.selection import LABEL_INDEX
     from affect_battery.core.battery import battery_frame
+    from affect_battery.core.ids import parse_id, sibling_id
 
     loaded = load_model("smollm2-135m")
     frame = battery_frame()
     clinical = frame[frame["split"] == "clinical"].head(args.items)
     prompts = [build_prompt(t) for t in clinical["text"]]
     n = loaded.n_layers
-    sites = [(k, layer) for layer in range(n) for k in ("resid", "attn", "mlp")]
+    sites = [Site(k, layer) for layer in range(n) for k in ("resid", "attn", "mlp")]
 
     def bare() -> None:
-        with left_padding(loaded.tokenizer):
+        with padding_side(loaded.tokenizer, "left"):
             for i in range(0, len(prompts), args.batch_size):
                 enc = tokenize(loaded.tokenizer, prompts[i:i + args.batch_size], "cpu",
                                loaded.model)
                 with torch.inference_mode():
-                    loaded.model(**enc["batch"], **final_only_kwargs(loaded.model))
+                    loaded.model(**enc.batch, **final_only_kwargs(loaded.model))
 
     def hooked() -> None:
         capture(loaded, prompts, sites, ("final", "mean"), args.batch_size)
@@ -81,18 +80,17 @@ def main() -> None:
           f"positions {t_hook:.2f} s on {len(prompts)} prompts -> {t_hook / t_bare:.3f}x "
           "(target <= 1.10x)")
 
-    ids = label_token_ids(loaded.tokenizer)
-    lab = {e: k for k, e in enumerate(ids)}
+    lids = list(label_token_ids(loaded.tokenizer).values())
     chosen = clinical["id"].tolist()[: args.pairs]
+    neutrals = [sibling_id(c, "neutral") for c in chosen]
     by_id = frame.set_index("id")
     src = [build_prompt(by_id.at[c, "text"]) for c in chosen]
-    tgt = [build_prompt(by_id.at["N" + c[1:], "text"]) for c in chosen]
-    pairs = PatchPairs("clinical_to_neutral", chosen, ["N" + c[1:] for c in chosen], src, tgt,
-                       np.array([lab[c.split("-")[1]] for c in chosen]),
-                       np.array([lab["none"]] * len(chosen)))
+    tgt = [build_prompt(by_id.at[n, "text"]) for n in neutrals]
+    pairs = PatchPairs("clinical_to_neutral", chosen, neutrals, src, tgt,
+                       np.array([LABEL_INDEX[str(parse_id(c).emotion)] for c in chosen]),
+                       np.array([LABEL_INDEX["none"]] * len(chosen)))
     acts = capture(loaded, src, sites)
-    src_acts = {s: acts.get(*s) for s in sites}
-    lids = list(ids.values())
+    src_acts = {s: acts.at(s) for s in sites}
     t_full = timed(lambda: exact_patching(loaded, pairs, sites, src_acts, lids, mode="full"))
     t_cached = timed(lambda: exact_patching(loaded, pairs, sites, src_acts, lids,
                                             mode="cached"))

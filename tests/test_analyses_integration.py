@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from affect_battery.analyses.capture import capture, last_token_index
+from affect_battery.analyses.capture import capture
+from affect_battery.analyses.inputs import last_token_index
 from affect_battery.analyses.models import ModelError, load_model
 from affect_battery.analyses.prompts import build_prompt, label_token_ids
 from affect_battery.analyses.suite import AnalyzeConfig, run_suite
 from affect_battery.cli import main
+from affect_battery.errors import UsageError
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +90,8 @@ def test_minilm_encoder_runs_probing_geometry_and_knockout(tmp_path, model_cache
     assert res["model"]["kind"] == "encoder" and res["prompt_preset"] == "raw"
     assert "binary" in res["probing"] and "knockout" in res
     assert set(res["skipped"]) == {"attribution", "patching", "steering"}
+    with pytest.raises(UsageError, match=r"layers \[6\] out of range: the model has 6 layers"):
+        run_suite(AnalyzeConfig(model="minilm", out=str(tmp_path / "n"), layers=[0, 6]))
 
 
 def test_analyze_cli_errors_are_one_line(tmp_path, capsys):

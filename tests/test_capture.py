@@ -6,12 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from affect_battery.analyses.capture import (
-    cached_capture,
-    capture,
-    find_blocks,
-    last_token_index,
-)
+from affect_battery.analyses.capture import cached_capture, capture
+from affect_battery.analyses.hooks import find_blocks
+from affect_battery.analyses.inputs import last_token_index
 from affect_battery.analyses.prompts import build_prompt
 
 from .tiny_models import tiny_loaded

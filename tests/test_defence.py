@@ -18,8 +18,9 @@ from affect_battery.validators.classifier import (
     parse_spec,
     top_emotion,
 )
-from affect_battery.validators.defence import run_defence, write_report
-from affect_battery.validators.lexical import grouped_folds, separability
+from affect_battery.validators.defence import run_defence
+from affect_battery.validators.lexical import Separability, grouped_folds, lexical_section
+from affect_battery.validators.report import write_report
 
 from .conftest import make_battery, write_battery
 from .tiny_models import save_tiny_classifier
@@ -43,14 +44,15 @@ def test_vader_drivers_rank_situational_words():
 def test_defence_report_without_classifier(mini_battery, tmp_path):
     frame = battery_frame(mini_battery / "stimuli")
     report, items = run_defence(frame, classifier=None)
-    assert report["schema_version"] == 2 and report["counts"]["clinical"] == 16
-    assert report["keyword_screen"]["items_with_hits_by_split"]["clinical"] == 0
-    assert report["keyword_screen"]["items_with_hits_by_split"]["keyword_rich"] == 8
-    assert report["vader"]["clinical_vs_neutral_pairs"]["n"] == 16
-    assert report["lexical"]["computed"] is True
-    assert report["classifier"] is None
+    assert report.schema_version == 2 and report.counts["clinical"] == 16
+    assert report.keyword_screen.items_with_hits_by_split["clinical"] == 0
+    assert report.keyword_screen.items_with_hits_by_split["keyword_rich"] == 8
+    assert report.vader.clinical_vs_neutral_pairs is not None
+    assert report.vader.clinical_vs_neutral_pairs.n == 16
+    assert isinstance(report.lexical, Separability)
+    assert report.classifier is None
     out = write_report(report, items, tmp_path / "rep")
-    assert json.loads((out / "report.json").read_text())["counts"] == report["counts"]
+    assert json.loads((out / "report.json").read_text()) == report.to_dict()
     assert (out / "vader_by_split.png").stat().st_size > 1000
     assert "## Lexical separability" in (out / "report.md").read_text()
     assert len((out / "items.csv").read_text().splitlines()) == len(frame) + 1
@@ -153,12 +155,12 @@ def test_lexical_check_flags_a_vocabulary_swap(tmp_path):
             rows.append(it)
         swapped[emo] = rows
     bad = battery_frame(write_battery(tmp_path / "bad", swapped) / "stimuli")
-    good_auc = separability(good)["clinical_vs_neutral"]["tfidf_auroc"]
-    bad_res = separability(bad)
-    assert bad_res["clinical_vs_neutral"]["tfidf_auroc"] > 0.95
-    assert bad_res["meets_targets"] is False
-    assert good_auc < 0.8
-    top = [f["feature"] for f in bad_res["top_features"]["clinical"][:6]]
+    good_res, bad_res = lexical_section(good), lexical_section(bad)
+    assert isinstance(good_res, Separability) and isinstance(bad_res, Separability)
+    assert bad_res.clinical_vs_neutral.tfidf_auroc > 0.95
+    assert bad_res.meets_targets is False
+    assert good_res.clinical_vs_neutral.tfidf_auroc < 0.8
+    top = [f.feature for f in bad_res.top_features.clinical[:6]]
     assert {"hospital", "funeral", "debt"} & set(top)
 
 

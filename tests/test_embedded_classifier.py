@@ -14,6 +14,7 @@ from affect_battery.core.constants import LABELS
 from affect_battery.core.textstats import word_shingles
 from affect_battery.validators.classifier import (
     EmbeddedClassifier,
+    head_path,
     load_head,
     p_emotional,
     top_emotion,
@@ -22,7 +23,6 @@ from affect_battery.validators.train_classifier import (
     WEIGHT_ATOL,
     compare_head,
     corpus_path,
-    default_head_path,
     load_corpus,
     train,
 )
@@ -39,7 +39,7 @@ def test_head_is_safetensors_with_our_labels():
     weight, bias, labels = load_head()
     assert labels == list(LABELS)
     assert weight.shape == (len(LABELS), 384) and bias.shape == (len(LABELS),)
-    assert default_head_path().read_bytes()[:8] != b"\x80\x04\x95"  # not a pickle
+    assert head_path().read_bytes()[:8] != b"\x80\x04\x95"  # not a pickle
 
 
 @pytest.mark.parametrize("text,emotion", [
@@ -73,7 +73,7 @@ def test_training_reproduces_shipped_head_on_any_cpu():
     """Bytes differ across CPU instruction sets; predictions and weights within 1e-3 must not."""
     result = train()
     assert result.holdout_accuracy >= 0.85
-    cmp = compare_head(default_head_path(), result)
+    cmp = compare_head(head_path(), result)
     assert cmp.max_weight_diff <= WEIGHT_ATOL
     assert cmp.holdout_predictions_equal and cmp.battery_predictions_equal
     assert cmp.reproduced

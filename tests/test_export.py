@@ -21,12 +21,13 @@ from affect_battery.publish.export import (
     verify_export,
 )
 from affect_battery.validators.defence import run_defence
+from affect_battery.validators.lexical import TARGET_TFIDF_AUROC
 
 
 @pytest.fixture(scope="module")
 def report() -> dict:
     rep, _ = run_defence(battery_frame(), classifier=None, strict=True)
-    return rep
+    return rep.to_dict()
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_export_is_deterministic_and_round_trips(exported, report, tmp_path):
 def test_card_numbers_come_from_the_report(exported, report, tmp_path):
     card = (exported / "README.md").read_text()
     lx = report["lexical"]["clinical_vs_neutral"]
-    assert f"AUROC {lx['tfidf_auroc']:.3f} (target <= 0.80)" in card
+    assert f"AUROC {lx['tfidf_auroc']:.3f} (target <= {TARGET_TFIDF_AUROC:.2f})" in card
     assert f"Word count alone gives AUROC {lx['wordcount_auroc']:.3f}" in card
     assert f"{report['keyword_screen']['lexicon_surface_forms']} surface forms" in card
     assert "| anger | 24 | 24 | 6 | 12 | 0 |" in card
@@ -84,7 +85,7 @@ def test_card_numbers_come_from_the_report(exported, report, tmp_path):
     altered = json.loads(json.dumps(report))
     altered["lexical"]["clinical_vs_neutral"]["tfidf_auroc"] = 0.1234
     other = export(tmp_path / "other", altered)
-    assert "AUROC 0.123 (target <= 0.80)" in (other / "README.md").read_text()
+    assert f"AUROC 0.123 (target <= {TARGET_TFIDF_AUROC:.2f})" in (other / "README.md").read_text()
 
 
 def test_verify_catches_hand_edits_and_tampering(exported, tmp_path):

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from affect_battery.core.constants import EMOTIONS
+from affect_battery.errors import InputError
 from affect_battery.validators.lexicon import Lexicon, load_lexicon, screen_text
 
 
@@ -76,9 +77,24 @@ def test_custom_lexicon_and_bad_section(tmp_path: Path):
         "glowered", "saw her red"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("anger:\n  adverbs: [angrily]\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="unknown section"):
+    with pytest.raises(InputError, match="unknown section"):
         load_lexicon(bad)
 
 
 def test_screen_text_uses_shipped_lexicon():
     assert [h.emotions for h in screen_text("She was furious.")] == [("anger",)]
+
+
+def test_unusable_lexicon_file_is_an_input_error(tmp_path: Path):
+    """A user's --lexicon that is missing or not YAML ends in one line and exit 2."""
+    from affect_battery.cli import main
+
+    with pytest.raises(InputError, match="lexicon file not found"):
+        load_lexicon(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("anger: [unclosed\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a valid lexicon"):
+        load_lexicon(bad)
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "C-anger-d5-1", "text": "The bus left."}\n', encoding="utf-8")
+    assert main(["gate", str(items), "--no-battery", "--lexicon", str(bad)]) == 2

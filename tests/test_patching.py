@@ -35,8 +35,8 @@ def test_patching_an_activation_into_its_own_run_changes_nothing():
     acts = capture(loaded, pairs.sources, sites)
     src_acts = {s: acts.get(*s) for s in sites}
     res = exact_patching(loaded, pairs, sites, src_acts, LABELS)
-    for site, r in res["sites"].items():
-        np.testing.assert_allclose(r["effect"], 0.0, atol=1e-5, err_msg=str(site))
+    for site, r in res.sites.items():
+        np.testing.assert_allclose(r.effect, 0.0, atol=1e-5, err_msg=str(site))
 
 
 def test_exact_and_attribution_agree_on_a_linear_path():
@@ -46,7 +46,7 @@ def test_exact_and_attribution_agree_on_a_linear_path():
     site = ("mlp", 1)
     acts = capture(loaded, pairs.sources, [site])
     src_acts = {site: acts.get(*site)}
-    exact = exact_patching(loaded, pairs, [site], src_acts, LABELS)["sites"][site]["effect"]
+    exact = exact_patching(loaded, pairs, [site], src_acts, LABELS).sites[site].effect
     attr = attribution_patching(loaded, pairs, [site], src_acts, LABELS)[site]
     np.testing.assert_allclose(attr, exact, rtol=1e-4, atol=1e-5)
     assert np.abs(exact).max() > 1e-4  # the test would be vacuous with zero effects
@@ -74,5 +74,5 @@ def test_cached_prefix_patching_equals_full_recompute():
         full = exact_patching(loaded, pairs, sites, src_acts, LABELS, mode="full")
         cached = exact_patching(loaded, pairs, sites, src_acts, LABELS, mode="cached")
         for site in sites:
-            np.testing.assert_allclose(cached["sites"][site]["ld"], full["sites"][site]["ld"],
+            np.testing.assert_allclose(cached.sites[site].ld, full.sites[site].ld,
                                        atol=1e-4, err_msg=f"{arch} {site}")

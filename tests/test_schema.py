@@ -1,4 +1,4 @@
-"""Every integrity rule of docs/ARCHITECTURE.md fires on a crafted violation and stays quiet otherwise."""
+"""Every integrity rule of docs/ARCHITECTURE.md fires on a crafted violation, quiet otherwise."""
 
 import pandas as pd
 import pytest

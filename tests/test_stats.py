@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from affect_battery.validators import stats
 from affect_battery.validators.stats import (
     binomial_vs_chance,
     mann_whitney,
@@ -64,3 +65,14 @@ def test_degenerate_inputs_do_not_crash():
     assert math.isnan(mann_whitney([], [1]).p_value)
     assert math.isnan(binomial_vs_chance(0, 0, 0.5).p_value)
     assert mann_whitney([], [1]).to_dict()["p_value"] is None
+
+
+def test_result_json_round_trip_keeps_undefined_numbers_null():
+    """report.json writes NaN as null; reading it back gives NaN again, and the same JSON."""
+    undefined = mann_whitney([], [1.0])
+    d = undefined.to_dict()
+    assert d["statistic"] is None and d["p_value"] is None
+    back = stats.TestResult.from_dict(d)
+    assert math.isnan(back.p_value) and back.to_dict() == d
+    defined = wilcoxon_paired([3.0, 2.0, 5.0], [1.0, 1.0, 1.0])
+    assert stats.TestResult.from_dict(defined.to_dict()) == defined

@@ -8,7 +8,13 @@ import sys
 
 from affect_battery.core.battery import battery_frame, matched_pairs
 from affect_battery.validators.gate import check_battery
-from affect_battery.validators.lexical import separability
+from affect_battery.validators.lexical import (
+    TARGET_TFIDF_AUROC,
+    TARGET_TFIDF_AUROC_PER_EMOTION,
+    TARGET_WORDCOUNT_AUROC,
+    Separability,
+    lexical_section,
+)
 
 
 def main() -> None:
@@ -26,11 +32,15 @@ def main() -> None:
         signed = 100 * (p["neutral_words"] - p["clinical_words"]) / p["clinical_words"]
         print(f"  {p['scenario']}: {p['clinical_words']} {p['neutral_words']} {signed:+.1f}% "
               f"{p['jaccard']:.2f}")
-    lex = separability(frame)["clinical_vs_neutral"]
-    row = lex["by_emotion"][emo]
-    print(f"TF-IDF AUROC {emo}: {row['tfidf_auroc']:.3f} (target <= 0.80; overall "
-          f"{lex['tfidf_auroc']:.3f}, target <= 0.75)")
-    print(f"word-count AUROC {emo}: {row['wordcount_auroc']:.3f} (target <= 0.60)")
+    section = lexical_section(frame)
+    assert isinstance(section, Separability), "needs clinical and neutral items"
+    lex = section.clinical_vs_neutral
+    row = lex.by_emotion[emo]
+    print(f"TF-IDF AUROC {emo}: {row.tfidf_auroc:.3f} (target <= "
+          f"{TARGET_TFIDF_AUROC_PER_EMOTION:.2f}; overall {lex.tfidf_auroc:.3f}, target <= "
+          f"{TARGET_TFIDF_AUROC:.2f})")
+    print(f"word-count AUROC {emo}: {row.wordcount_auroc:.3f} (target <= "
+          f"{TARGET_WORDCOUNT_AUROC:.2f})")
 
 
 if __name__ == "__main__":

@@ -10,14 +10,7 @@ torch and transformers are imported only when a model is loaded.
 
 from __future__ import annotations
 
-from typing import Any
+from .config import AnalyzeConfig
+from .suite import run_suite
 
 __all__ = ["AnalyzeConfig", "run_suite"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import suite
-
-        return getattr(suite, name)
-    raise AttributeError(name)

@@ -67,21 +67,23 @@ def silhouettes(x: np.ndarray, groupings: dict[str, np.ndarray], n_permutations:
     return out
 
 
-def pca_2d(x: np.ndarray) -> tuple[np.ndarray, list[float]]:
+def pca_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, list[float]]:
     from sklearn.decomposition import PCA
 
-    pca = PCA(n_components=2, random_state=0)
+    pca = PCA(n_components=2, random_state=seed)
     return pca.fit_transform(x), [float(v) for v in pca.explained_variance_ratio_]
 
 
 def geometry(x: np.ndarray, emotions: np.ndarray, all_x: np.ndarray | None = None,
-             groupings: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Centroids and RSA on clinical items; silhouettes on the items given in ``all_x``."""
+             groupings: dict[str, np.ndarray] | None = None, seed: int = 0) -> dict[str, Any]:
+    """Centroids and RSA on clinical items; silhouettes on the items given in ``all_x``.
+
+    ``seed`` draws both permutation nulls (RSA and silhouettes)."""
     c = centroids(x, emotions)
     cos = cosine_matrix(c - x.mean(axis=0))
     model_rdm = 1 - cos
     res = {"cosine": cos.round(4).tolist(), "emotions": list(EMOTIONS),
-           "rsa": rsa(model_rdm, wheel_rdm())}
+           "rsa": rsa(model_rdm, wheel_rdm(), seed=seed)}
     if all_x is not None and groupings:
-        res["silhouette"] = silhouettes(all_x, groupings)
+        res["silhouette"] = silhouettes(all_x, groupings, seed=seed)
     return res

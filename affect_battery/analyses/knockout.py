@@ -9,103 +9,101 @@ and on a frozen probe's clinical-vs-neutral AUROC at a read-out layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 
-from .capture import final_only_kwargs, find_blocks, last_token_index, sublayer, tokenize
+from ..errors import UsageError
+from .hooks import Site, SiteLike, padding_side, trace
+from .inputs import final_logits, final_only_kwargs, last_token_index, model_device, tokenize
+from .models import LoadedModel
 from .prompts import Prompt
 
-METHODS = ("zero", "mean", "resample")
+if TYPE_CHECKING:
+    import torch
+
+Ablation = Literal["zero", "mean", "resample"]
+METHODS: tuple[Ablation, ...] = ("zero", "mean", "resample")
+K = TypeVar("K", bound="Site | tuple[str, int]")  # a site, as the caller names it
 
 
-def site_means(loaded: Any, prompts: Sequence[Prompt], sites: Sequence[tuple[str, int]],
-               batch_size: int = 16) -> dict[tuple[str, int], np.ndarray]:
+def site_means(loaded: LoadedModel, prompts: Sequence[Prompt], sites: Sequence[K],
+               batch_size: int = 16) -> dict[K, np.ndarray]:
     """Mean output of each site over every attended token of the prompts."""
     import torch
 
     model = loaded.model
-    device = next(model.parameters()).device
-    blocks = find_blocks(model)
-    sums: dict[tuple[str, int], Any] = {}
+    device = model_device(model)
+    sums: dict[K, torch.Tensor] = {}
     count = 0
-    ctx: dict[str, Any] = {}
+    for i in range(0, len(prompts), batch_size):
+        enc = tokenize(loaded.tokenizer, prompts[i:i + batch_size], device, model)
+        mask = enc.mask
+        count += int(mask.sum())
 
-    def make_hook(site: tuple[str, int]):
-        def hook(_m: Any, _i: Any, output: Any) -> None:
-            h = output[0] if isinstance(output, tuple) else output
-            m = ctx["mask"].unsqueeze(-1).to(h.dtype)
-            s = (h * m).sum((0, 1)).float().cpu()
-            sums[site] = sums.get(site, 0) + s
-        return hook
-    handles = [sublayer(blocks[layer], kind).register_forward_hook(make_hook((kind, layer)))
-               for kind, layer in sites]
-    try:
-        for i in range(0, len(prompts), batch_size):
-            enc = tokenize(loaded.tokenizer, prompts[i:i + batch_size], device, model)
-            ctx["mask"] = enc["batch"]["attention_mask"]
-            count += int(ctx["mask"].sum())
-            with torch.inference_mode():
-                model(**enc["batch"], **final_only_kwargs(model))
-    finally:
-        for h in handles:
-            h.remove()
+        def masked_sum(_site: Site, h: torch.Tensor, m: torch.Tensor = mask) -> torch.Tensor:
+            w = m.unsqueeze(-1).to(h.dtype)
+            return (h * w).sum((0, 1)).float().cpu()
+        with trace(model, [Site.of(s) for s in sites], retain=masked_sum) as tr, \
+                torch.inference_mode():
+            model(**enc.batch, **final_only_kwargs(model))
+        for site in sites:
+            sums[site] = sums.get(site, 0) + tr[Site.of(site)]
     return {site: (s / max(count, 1)).numpy() for site, s in sums.items()}
 
 
-def ablated_run(loaded: Any, prompts: Sequence[Prompt], site: tuple[str, int], method: str,
-                label_ids: Sequence[int], readout: tuple[str, int] | None = None,
+def ablation(method: Ablation, mean: np.ndarray | None = None, seed: int = 0
+             ) -> Callable[[Site, torch.Tensor], torch.Tensor]:
+    """The edit that replaces a site's output under one ablation method.
+
+    ``resample`` draws its permutations from a generator seeded once, so a run is reproducible
+    batch after batch.
+    """
+    import torch
+
+    if method not in METHODS:
+        raise UsageError(f"unknown ablation {method!r}: use one of {', '.join(METHODS)}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def ablate(_site: Site, h: torch.Tensor) -> torch.Tensor:
+        if method == "zero":
+            return torch.zeros_like(h)
+        if method == "mean":
+            return torch.as_tensor(mean, device=h.device, dtype=h.dtype).expand_as(h).clone()
+        perm = torch.randperm(h.shape[0], generator=gen).to(h.device)
+        return h[perm].clone()
+    return ablate
+
+
+def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
+                method: Ablation, label_ids: Sequence[int], readout: SiteLike | None = None,
                 mean: np.ndarray | None = None, batch_size: int = 16, seed: int = 0
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(answer-label logits at the final token, read-out activations) under one ablation."""
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
-    device = next(model.parameters()).device
-    blocks = find_blocks(model)
-    gen = torch.Generator().manual_seed(seed)
+    device = model_device(model)
+    ablate = ablation(method, mean, seed)
     logits_out, read_out = [], []
-    ctx: dict[str, Any] = {}
-
-    def ablate(_m: Any, _i: Any, output: Any) -> Any:
-        h = output[0] if isinstance(output, tuple) else output
-        if method == "zero":
-            new = torch.zeros_like(h)
-        elif method == "mean":
-            new = torch.as_tensor(mean, device=h.device, dtype=h.dtype).expand_as(h).clone()
-        elif method == "resample":
-            perm = torch.randperm(h.shape[0], generator=gen).to(h.device)
-            new = h[perm].clone()
-        else:
-            raise ValueError(f"unknown ablation {method!r}: use one of {', '.join(METHODS)}")
-        return (new, *output[1:]) if isinstance(output, tuple) else new
-
-    def read(_m: Any, _i: Any, output: Any) -> None:
-        h = output[0] if isinstance(output, tuple) else output
-        rows = torch.arange(h.shape[0], device=h.device)
-        ctx["read"] = h[rows, ctx["last"]].float().cpu().numpy()
-
-    side = tok.padding_side
-    tok.padding_side = "left"  # right-aligned prompts make resampled positions correspond
-    handles = [sublayer(blocks[site[1]], site[0]).register_forward_hook(ablate)]
-    if readout is not None:
-        handles.append(sublayer(blocks[readout[1]], readout[0]).register_forward_hook(read))
-    try:
+    # right-aligned prompts make resampled positions correspond
+    with padding_side(tok, "left"):
         for i in range(0, len(prompts), batch_size):
             enc = tokenize(tok, prompts[i:i + batch_size], device, model)
-            mask = enc["batch"]["attention_mask"]
-            ctx["last"] = last_token_index(mask)
-            with torch.inference_mode():
-                out = model(**enc["batch"], **final_only_kwargs(model))
+            last = last_token_index(enc.mask)
+
+            def final_rows(_site: Site, h: torch.Tensor, last: torch.Tensor = last
+                           ) -> np.ndarray:
+                return h[torch.arange(h.shape[0], device=h.device), last].float().cpu().numpy()
+            reads = [readout] if readout is not None else []
+            with trace(model, [site], retain=False, edit=ablate), \
+                    trace(model, reads, retain=final_rows) as read, torch.inference_mode():
+                out = model(**enc.batch, **final_only_kwargs(model))
             if hasattr(out, "logits"):  # left-padded: the final token is last
-                logits_out.append(out.logits[:, -1][:, list(label_ids)].float().cpu().numpy())
+                logits_out.append(final_logits(out, label_ids))
             if readout is not None:
-                read_out.append(ctx["read"])
-    finally:
-        for h in handles:
-            h.remove()
-        tok.padding_side = side
+                read_out.append(read[readout])
     logits = np.concatenate(logits_out) if logits_out else np.zeros((len(prompts), 0))
     return logits, (np.concatenate(read_out) if readout is not None else None)
 

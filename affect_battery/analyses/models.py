@@ -17,19 +17,24 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from .._util.progress import progress_enabled
 from ..errors import ModelError
 
-DTYPES = ("float32", "bfloat16", "float16")
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+Dtype = Literal["float32", "bfloat16", "float16"]
+DTYPES: tuple[Dtype, ...] = get_args(Dtype)
+ModelKind = Literal["causal", "encoder"]
 
 
 @dataclass(frozen=True)
 class Alias:
     package: str
     hub_id: str
-    kind: str  # "causal" or "encoder"
+    kind: ModelKind
     gguf: str | None = None
     install: str = ""
 
@@ -45,12 +50,14 @@ ALIASES: dict[str, Alias] = {
 
 @dataclass
 class LoadedModel:
-    model: Any
-    tokenizer: Any
+    """A model in eval mode with its tokenizer, and where it came from (for results.json)."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
     name: str
     source: str
     revision: str
-    kind: str  # "causal" or "encoder"
+    kind: ModelKind
     device: str
     dtype: str
 
@@ -175,8 +182,6 @@ def load_model(spec: str, device: str = "cpu", dtype: str = "float32",
         raise ModelError("the analyses need torch and transformers: "
                          "pip install 'affect-battery[analyses]'") from None
     transformers.utils.logging.set_verbosity_error()
-    from .._util.progress import progress_enabled
-
     if not progress_enabled():
         transformers.utils.logging.disable_progress_bar()
     dev = resolve_device(device)

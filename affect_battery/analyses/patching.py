@@ -5,25 +5,31 @@ prompt's, and read the logit difference between the source's and the target's an
 Attribution: one forward and one backward pass on the target give, for every site at once, the
 first-order estimate grad(LD) . (a_source - a_target) of the same quantity. Both are scored per
 pair; their agreement (Pearson, Spearman) per site kind is reported.
+
+Site arguments may be :class:`~.hooks.Site` values or ``(kind, layer)`` tuples; results are
+keyed by the sites exactly as the caller gave them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import numpy as np
 
-from .capture import (
-    final_only_kwargs,
-    find_blocks,
-    last_token_index,
-    left_padding,
-    sublayer,
-    tokenize,
-)
+from .._util.progress import progress_bar
+from ..errors import UsageError
+from .hooks import Site, SiteLike, padding_side, trace
+from .inputs import final_only_kwargs, label_forward, last_token_index, model_device, tokenize
+from .models import LoadedModel
 from .prompts import Prompt
+
+if TYPE_CHECKING:
+    import torch
+
+K = TypeVar("K", bound="Site | tuple[str, int]")  # a site, as the caller names it
 
 
 @dataclass
@@ -39,57 +45,50 @@ class PatchPairs:
     target_label: np.ndarray
 
 
-def _replace_final(output: Any, rows: Any, last: Any, values: Any) -> Any:
-    h = output[0] if isinstance(output, tuple) else output
-    h = h.clone()
-    h[rows, last] = values.to(h.dtype)
-    return (h, *output[1:]) if isinstance(output, tuple) else h
+def _set_rows(rows: Any, positions: Any, values: torch.Tensor
+              ) -> Callable[[Site, torch.Tensor], torch.Tensor]:
+    """An edit that writes ``values`` at ``(rows, positions)`` of a copy of the hidden states."""
+    def edit(_site: Site, h: torch.Tensor) -> torch.Tensor:
+        h = h.clone()
+        h[rows, positions] = values.to(h.dtype)
+        return h
+    return edit
 
 
-def label_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Sequence[int],
-                 hook_site: tuple[str, int] | None = None, values: np.ndarray | None = None,
+def label_logits(loaded: LoadedModel, prompts: Sequence[Prompt], label_ids: Sequence[int],
+                 hook_site: SiteLike | None = None, values: np.ndarray | None = None,
                  batch_size: int = 16) -> np.ndarray:
     """Final-position logits of the answer labels, optionally with a final-token patch."""
-    blocks = find_blocks(loaded.model)
     out = []
-    with left_padding(loaded.tokenizer):
+    with padding_side(loaded.tokenizer, "left"):
         for i in range(0, len(prompts), batch_size):
             vals = values[i:i + batch_size] if values is not None else None
             out.append(_batch_label_logits(loaded, prompts[i:i + batch_size], label_ids,
-                                           blocks, hook_site, vals))
+                                           hook_site, vals))
     return np.concatenate(out)
 
 
-def _batch_label_logits(loaded: Any, chunk: Sequence[Prompt], label_ids: Sequence[int],
-                        blocks: Any, hook_site: tuple[str, int] | None,
-                        values: np.ndarray | None) -> np.ndarray:
+def _batch_label_logits(loaded: LoadedModel, chunk: Sequence[Prompt], label_ids: Sequence[int],
+                        hook_site: SiteLike | None, values: np.ndarray | None) -> np.ndarray:
     import torch
 
     model = loaded.model
-    device = next(model.parameters()).device
+    device = model_device(model)
     enc = tokenize(loaded.tokenizer, chunk, device, model)
-    last = last_token_index(enc["batch"]["attention_mask"])
-    rows = torch.arange(len(chunk), device=device)
-    handle = None
+    sites: list[SiteLike] = []
+    edit = None
     if hook_site is not None and values is not None:
-        vals = torch.from_numpy(values).to(device)
-
-        def hook(_m: Any, _i: Any, output: Any) -> Any:
-            return _replace_final(output, rows, last, vals)
-        handle = sublayer(blocks[hook_site[1]], hook_site[0]).register_forward_hook(hook)
-    try:
-        with torch.inference_mode():
-            logits = model(**enc["batch"], **final_only_kwargs(model)).logits
-    finally:
-        if handle is not None:
-            handle.remove()
-    return logits[:, -1][:, list(label_ids)].float().cpu().numpy()
+        rows = torch.arange(len(chunk), device=device)
+        edit = _set_rows(rows, last_token_index(enc.mask), torch.from_numpy(values).to(device))
+        sites = [hook_site]
+    with trace(model, sites, retain=False, edit=edit):
+        return label_forward(model, enc, label_ids)
 
 
-def cached_patch_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Sequence[int],
-                        sites: Sequence[tuple[str, int]], values: dict[tuple[str, int],
-                                                                     np.ndarray],
-                        batch_size: int = 16) -> dict[tuple[str, int], np.ndarray]:
+def cached_patch_logits(loaded: LoadedModel, prompts: Sequence[Prompt],
+                        label_ids: Sequence[int], sites: Sequence[K],
+                        values: dict[K, np.ndarray], batch_size: int = 16
+                        ) -> dict[K, np.ndarray]:
     """Final-token patches for many sites, reusing one prefix pass per batch.
 
     Attention is causal, so a patch at the final position changes only the final token's own
@@ -100,20 +99,15 @@ def cached_patch_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Seque
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
-    device = next(model.parameters()).device
-    blocks = find_blocks(model)
-    out: dict[tuple[str, int], list[np.ndarray]] = {site: [] for site in sites}
-    import inspect
-
+    device = model_device(model)
+    out: dict[K, list[np.ndarray]] = {site: [] for site in sites}
     # transformers 5 renames the forward argument past_key_values -> cache
     cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters \
         else "past_key_values"
-    side = tok.padding_side
-    tok.padding_side = "left"
-    try:
+    final = slice(None), -1
+    with padding_side(tok, "left"):
         for i in range(0, len(prompts), batch_size):
-            chunk = prompts[i:i + batch_size]
-            enc = tokenize(tok, chunk, device, model)["batch"]
+            enc = tokenize(tok, prompts[i:i + batch_size], device, model).batch
             ids, mask, pos = enc["input_ids"], enc["attention_mask"], enc["position_ids"]
             with torch.inference_mode():
                 prefix = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
@@ -121,25 +115,35 @@ def cached_patch_logits(loaded: Any, prompts: Sequence[Prompt], label_ids: Seque
             cache = getattr(prefix, "past_key_values", None) or getattr(prefix, "cache", None)
             for site in sites:
                 vals = torch.from_numpy(values[site][i:i + batch_size]).to(device)
-
-                def hook(_m: Any, _i: Any, output: Any, _v: Any = vals) -> Any:
-                    h = output[0] if isinstance(output, tuple) else output
-                    h = h.clone()
-                    h[:, -1] = _v.to(h.dtype)
-                    return (h, *output[1:]) if isinstance(output, tuple) else h
-                handle = sublayer(blocks[site[1]], site[0]).register_forward_hook(hook)
                 try:
-                    with torch.inference_mode():
+                    with trace(model, [Site.of(site)], retain=False,
+                               edit=_set_rows(*final, vals)), torch.inference_mode():
                         logits = model(input_ids=ids[:, -1:], attention_mask=mask,
                                        position_ids=pos[:, -1:], use_cache=True,
                                        **{cache_kw: cache}).logits[:, -1]
                 finally:
-                    handle.remove()
                     cache.crop(-1)  # drop the one token this site appended
                 out[site].append(logits[:, list(label_ids)].float().cpu().numpy())
-    finally:
-        tok.padding_side = side
     return {site: np.concatenate(v) for site, v in out.items()}
+
+
+@dataclass
+class SitePatch:
+    """One site's exact patch over the pairs: patched logit difference, its change from the
+    clean target (the effect), and whether the patch made the source's label the argmax."""
+
+    ld: np.ndarray
+    effect: np.ndarray
+    top1: np.ndarray
+
+
+@dataclass
+class ExactPatching(Generic[K]):
+    """Clean logit differences of targets and sources, and each site's patch."""
+
+    ld_target: np.ndarray
+    ld_source: np.ndarray
+    sites: dict[K, SitePatch]
 
 
 def logit_diff(logits: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -147,116 +151,90 @@ def logit_diff(logits: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return logits[rows, a] - logits[rows, b]
 
 
-def exact_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[str, int]],
-                   source_acts: dict[tuple[str, int], np.ndarray], label_ids: Sequence[int],
-                   batch_size: int = 16, progress: bool = False, mode: str = "cached"
-                   ) -> dict[str, Any]:
+def exact_patching(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
+                   source_acts: dict[K, np.ndarray], label_ids: Sequence[int],
+                   batch_size: int = 16, progress: bool = False,
+                   mode: Literal["cached", "full"] = "cached") -> ExactPatching[K]:
     """Patch each site; return clean and patched logit differences and top-1 success.
 
     ``mode="cached"`` reuses a prefix KV cache (one token per site); ``mode="full"`` re-runs
     the whole prompt for every site (the reference, and the baseline for timing attribution).
     """
+    if mode not in ("cached", "full"):
+        raise UsageError(f"unknown patching mode {mode!r}: use cached or full")
     clean_t = label_logits(loaded, pairs.targets, label_ids, batch_size=batch_size)
     clean_s = label_logits(loaded, pairs.sources, label_ids, batch_size=batch_size)
     ld_t = logit_diff(clean_t, pairs.source_label, pairs.target_label)
     ld_s = logit_diff(clean_s, pairs.source_label, pairs.target_label)
-    per_site: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+    per_site: dict[K, SitePatch] = {}
     if mode == "cached":
         all_patched = cached_patch_logits(loaded, pairs.targets, label_ids, sites, source_acts,
                                           batch_size)
-    elif mode != "full":
-        raise ValueError(f"unknown patching mode {mode!r}: use cached or full")
-    iterator: Any = sites
+    iterator: Sequence[K] = sites
     if progress and mode == "full":
-        from .._util.progress import progress_bar
         iterator = progress_bar(list(sites), desc=f"patching {pairs.name}", unit="site")
     for site in iterator:
         patched = (all_patched[site] if mode == "cached" else
-                   label_logits(loaded, pairs.targets, label_ids, site, source_acts[site],
-                                batch_size))
+                   label_logits(loaded, pairs.targets, label_ids, Site.of(site),
+                                source_acts[site], batch_size))
         ld_p = logit_diff(patched, pairs.source_label, pairs.target_label)
-        per_site[site] = {"ld": ld_p, "effect": ld_p - ld_t,
-                          "top1": patched.argmax(axis=1) == pairs.source_label}
-    return {"ld_target": ld_t, "ld_source": ld_s, "sites": per_site}
+        per_site[site] = SitePatch(ld_p, ld_p - ld_t, patched.argmax(axis=1) == pairs.source_label)
+    return ExactPatching(ld_t, ld_s, per_site)
 
 
-def attribution_patching(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[str, int]],
-                         source_acts: dict[tuple[str, int], np.ndarray],
-                         label_ids: Sequence[int], batch_size: int = 8) -> dict[tuple[str, int],
-                                                                                 np.ndarray]:
+def _keep_grad(_site: Site, h: torch.Tensor) -> torch.Tensor:
+    h.retain_grad()
+    return h
+
+
+def attribution_patching(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
+                         source_acts: dict[K, np.ndarray], label_ids: Sequence[int],
+                         batch_size: int = 8) -> dict[K, np.ndarray]:
     """grad(LD) . (a_source - a_target) at the final position, for all sites in one pass."""
     import torch
 
     model = loaded.model
-    device = next(model.parameters()).device
-    blocks = find_blocks(model)
+    device = model_device(model)
     label_t = torch.tensor(list(label_ids), device=device)
-    result = {site: [] for site in sites}
-    pad = left_padding(loaded.tokenizer)
-    pad.__enter__()  # left-padded: the final token is the last position for every row
-    try:
-        _attribution_batches(loaded, pairs, sites, source_acts, label_t, batch_size, blocks,
-                             device, result)
-    finally:
-        pad.__exit__()
-    return {site: np.concatenate(v) for site, v in result.items()}
-
-
-def _attribution_batches(loaded: Any, pairs: PatchPairs, sites: Sequence[tuple[str, int]],
-                         source_acts: dict[tuple[str, int], np.ndarray], label_t: Any,
-                         batch_size: int, blocks: Any, device: Any,
-                         result: dict[tuple[str, int], list[np.ndarray]]) -> None:
-    import torch
-
-    model = loaded.model
-    for i in range(0, len(pairs.targets), batch_size):
-        chunk = pairs.targets[i:i + batch_size]
-        enc = tokenize(loaded.tokenizer, chunk, device, model)
-        mask = enc["batch"]["attention_mask"]
-        last = last_token_index(mask)
-        rows = torch.arange(len(chunk), device=device)
-        saved: dict[tuple[str, int], Any] = {}
-
-        def make_hook(site: tuple[str, int], store: dict = saved):  # binds this batch's store
-            def hook(_m: Any, _i: Any, output: Any) -> None:
-                h = output[0] if isinstance(output, tuple) else output
-                h.retain_grad()
-                store[site] = h
-            return hook
-        handles = [sublayer(blocks[layer], kind).register_forward_hook(make_hook((kind, layer)))
-                   for kind, layer in sites]
-        try:
-            with torch.enable_grad():
-                logits = model(**enc["batch"], **final_only_kwargs(model)).logits[:, -1]
+    result: dict[K, list[np.ndarray]] = {site: [] for site in sites}
+    # left-padded: the final token is the last position for every row
+    with padding_side(loaded.tokenizer, "left"):
+        for i in range(0, len(pairs.targets), batch_size):
+            chunk = pairs.targets[i:i + batch_size]
+            enc = tokenize(loaded.tokenizer, chunk, device, model)
+            last = last_token_index(enc.mask)
+            rows = torch.arange(len(chunk), device=device)
+            with trace(model, [Site.of(s) for s in sites], retain=_keep_grad) as tr, \
+                    torch.enable_grad():
+                logits = model(**enc.batch, **final_only_kwargs(model)).logits[:, -1]
                 logits = logits[:, label_t].float()
                 src = torch.as_tensor(pairs.source_label[i:i + batch_size], device=device)
                 tgt = torch.as_tensor(pairs.target_label[i:i + batch_size], device=device)
                 ld = logits[rows, src] - logits[rows, tgt]
                 ld.sum().backward()
-        finally:
-            for h in handles:
-                h.remove()
-        for site in sites:
-            h = saved[site]
-            grad = h.grad[rows, last].float()
-            target_act = h.detach()[rows, last].float()
-            source = torch.from_numpy(source_acts[site][i:i + batch_size]).to(device).float()
-            result[site].append(((source - target_act) * grad).sum(-1).cpu().numpy())
-        model.zero_grad(set_to_none=True)
+            for site in sites:
+                h = tr[Site.of(site)]
+                grad = h.grad[rows, last].float()
+                target_act = h.detach()[rows, last].float()
+                source = torch.from_numpy(source_acts[site][i:i + batch_size]).to(device).float()
+                result[site].append(((source - target_act) * grad).sum(-1).cpu().numpy())
+            model.zero_grad(set_to_none=True)
+    return {site: np.concatenate(v) for site, v in result.items()}
 
 
-def agreement(exact: dict[tuple[str, int], dict[str, np.ndarray]],
-              attribution: dict[tuple[str, int], np.ndarray]) -> dict[str, dict[str, float]]:
+def agreement(exact: dict[K, SitePatch], attribution: dict[K, np.ndarray]
+              ) -> dict[str, dict[str, float]]:
     """Pearson and Spearman between exact effects and attribution estimates, per site kind."""
     from scipy.stats import pearsonr, spearmanr
 
+    kind = {s: Site.of(s).kind for s in exact}
     out = {}
-    for kind in sorted({k for k, _ in exact}):
-        e = np.concatenate([exact[s]["effect"] for s in exact if s[0] == kind])
-        a = np.concatenate([attribution[s] for s in exact if s[0] == kind])
+    for k in sorted(set(kind.values())):
+        e = np.concatenate([exact[s].effect for s in exact if kind[s] == k])
+        a = np.concatenate([attribution[s] for s in exact if kind[s] == k])
         if len(e) > 2 and np.ptp(e) > 0 and np.ptp(a) > 0:
-            out[kind] = {"pearson": float(pearsonr(e, a).statistic),
-                         "spearman": float(spearmanr(e, a).statistic), "n": len(e)}
+            out[k] = {"pearson": float(pearsonr(e, a).statistic),
+                      "spearman": float(spearmanr(e, a).statistic), "n": len(e)}
         else:
-            out[kind] = {"pearson": float("nan"), "spearman": float("nan"), "n": len(e)}
+            out[k] = {"pearson": float("nan"), "spearman": float("nan"), "n": len(e)}
     return out

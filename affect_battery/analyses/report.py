@@ -1,20 +1,28 @@
-"""Write an analyses run folder: results.json, CSV tables, PNG figures and report.md.
+"""All rendering of an analyses run: results.json, CSV tables, PNG figures and report.md.
 
-The folder is assembled in a temporary directory beside the target and renamed into place.
+The folder is assembled in a temporary directory beside the target and renamed into place, so
+a reader never sees half a run. Nothing here computes a result: it renders a
+:class:`~.result.RunResult`.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .._util.atomic import atomic_dir
+from .._util.atomic import atomic_dir, atomic_write_text
 from ..core.constants import EMOTIONS
+from .capture import CaptureResult
+from .geometry import pca_2d
+from .result import RunResult, Section
 
 
-def _plt():
+def _plt() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,14 +86,13 @@ def knockout_figure(table: pd.DataFrame, path: Path) -> None:
     _save(fig, path)
 
 
-def pca_figure(frame: pd.DataFrame, cap: Any, layer: int, path: Path) -> None:
-    from .geometry import pca_2d
-
+def pca_figure(frame: pd.DataFrame, cap: CaptureResult, layer: int, path: Path,
+               seed: int = 0) -> None:
     plt = _plt()
     keep = frame["split"].isin(["clinical", "neutral"]).to_numpy()
     x = cap.get("resid", layer, "final")[keep]
     sub = frame[keep]
-    z, var = pca_2d(x)
+    z, var = pca_2d(x, seed)
     fig, ax = plt.subplots(figsize=(6.5, 5), dpi=120)
     neutral = (sub["split"] == "neutral").to_numpy()
     ax.scatter(z[neutral, 0], z[neutral, 1], s=8, c="lightgrey", label="neutral")
@@ -113,7 +120,9 @@ def steering_figure(table: pd.DataFrame, path: Path) -> None:
     _save(fig, path)
 
 
-def render_markdown(r: dict[str, Any]) -> str:
+# ---- report.md -------------------------------------------------------------------------------
+
+def _md_header(r: Section) -> list[str]:
     m = r["model"]
     lines = [f"# affect-battery analyses: {m['id']}", "",
              f"Model: {m['source']} (revision {m['revision']}), {m['kind']}, {m['n_layers']} "
@@ -127,98 +136,159 @@ def render_markdown(r: dict[str, Any]) -> str:
         for split, b in r["behaviour"].items():
             lines.append(f"- {split}: accuracy {b['accuracy']:.3f} (n = {b['n']}), answered "
                          f"'none' {b['answered_none']:.3f}")
+    return lines
+
+
+def _md_binary(b: Section) -> list[str]:
+    lines = ["", "## Probing (folds grouped by scenario)", "",
+             f"- clinical vs neutral: best AUROC {b['best_auroc']:.3f} at layer "
+             f"{b['best_layer']}, within 2% of the peak from layer {b['saturation_layer']}; "
+             f"permutation p = {b['permutation_null']['p_value']:.3f} "
+             f"({b['permutation_null']['n_permutations']} permutations, null mean "
+             f"{b['permutation_null']['null_mean']:.3f})",
+             f"- baselines on the same folds: TF-IDF AUROC "
+             f"{b['baselines']['tfidf_auroc']:.3f}, word count "
+             f"{b['baselines']['wordcount_auroc']:.3f}"]
+    if "transfer_k_to_c_auroc_at_best" in b:
+        lines.append(f"- transfer keyword_rich vs neutral -> clinical vs neutral at the best "
+                     f"layer: AUROC {b['transfer_k_to_c_auroc_at_best']:.3f}")
+    lines.append("- AUROC by layer: " + ", ".join(f"{k}: {v:.3f}"
+                                                   for k, v in b["auroc_by_layer"].items()))
+    return lines
+
+
+def _md_eight_class(e: Section) -> list[str]:
+    lines = [f"- 8-class on clinical: best macro AUROC {e['best_macro_auroc']:.3f} at layer "
+             f"{e['best_layer']} (accuracy {e['accuracy_at_best']:.3f}, chance "
+             f"{e['chance']:.3f}); TF-IDF baseline macro AUROC "
+             f"{e['baselines']['tfidf_macro_auroc']:.3f}, word count "
+             f"{e['baselines']['wordcount_macro_auroc']:.3f}"]
+    if "transfer_k_to_c_accuracy_at_best" in e:
+        lines.append(f"- 8-class transfer keyword_rich -> clinical at that layer: accuracy "
+                     f"{e['transfer_k_to_c_accuracy_at_best']:.3f}")
+    return lines
+
+
+def _md_probing(r: Section) -> list[str]:
     p = r.get("probing", {})
-    if "binary" in p:
-        b = p["binary"]
-        lines += ["", "## Probing (folds grouped by scenario)", "",
-                  f"- clinical vs neutral: best AUROC {b['best_auroc']:.3f} at layer "
-                  f"{b['best_layer']}, within 2% of the peak from layer {b['saturation_layer']}; "
-                  f"permutation p = {b['permutation_null']['p_value']:.3f} "
-                  f"({b['permutation_null']['n_permutations']} permutations, null mean "
-                  f"{b['permutation_null']['null_mean']:.3f})",
-                  f"- baselines on the same folds: TF-IDF AUROC "
-                  f"{b['baselines']['tfidf_auroc']:.3f}, word count "
-                  f"{b['baselines']['wordcount_auroc']:.3f}"]
-        if "transfer_k_to_c_auroc_at_best" in b:
-            lines.append(f"- transfer keyword_rich vs neutral -> clinical vs neutral at the best "
-                         f"layer: AUROC {b['transfer_k_to_c_auroc_at_best']:.3f}")
-        lines.append("- AUROC by layer: " + ", ".join(f"{k}: {v:.3f}"
-                                                       for k, v in b["auroc_by_layer"].items()))
-    if "eight_class" in p:
-        e = p["eight_class"]
-        lines += [f"- 8-class on clinical: best macro AUROC {e['best_macro_auroc']:.3f} at layer "
-                  f"{e['best_layer']} (accuracy {e['accuracy_at_best']:.3f}, chance "
-                  f"{e['chance']:.3f}); TF-IDF baseline macro AUROC "
-                  f"{e['baselines']['tfidf_macro_auroc']:.3f}, word count "
-                  f"{e['baselines']['wordcount_macro_auroc']:.3f}"]
-        if "transfer_k_to_c_accuracy_at_best" in e:
-            lines.append(f"- 8-class transfer keyword_rich -> clinical at that layer: accuracy "
-                         f"{e['transfer_k_to_c_accuracy_at_best']:.3f}")
+    return ((_md_binary(p["binary"]) if "binary" in p else [])
+            + (_md_eight_class(p["eight_class"]) if "eight_class" in p else []))
+
+
+def _md_patching(r: Section) -> list[str]:
     pa = r.get("patching")
-    if pa:
-        lines += ["", "## Patching", "", f"Score: {pa['score']}.", ""]
-        for kind, e in pa["pair_types"].items():
-            lines.append(f"- {kind} ({e['n_pairs']} pairs): top sites "
-                         + ", ".join(f"{s['site']}@{s['layer']} ({s['normalised_effect']:+.2f}, "
-                                     f"top-1 {s['top1_success']:.2f})"
-                                     for s in e.get("top_sites", [])))
-            for kind2, a in e.get("attribution_vs_exact", {}).items():
-                lines.append(f"  - attribution vs exact, {kind2}: Pearson {a['pearson']:.3f}, "
-                             f"Spearman {a['spearman']:.3f} (n = {a['n']})")
-        if "attribution_speedup" in pa:
-            lines.append(f"- wall time: exact {pa['wall_time_s']['exact']} s, attribution "
-                         f"{pa['wall_time_s']['attribution']} s ({pa['attribution_speedup']}x)")
+    if not pa:
+        return []
+    lines = ["", "## Patching", "", f"Score: {pa['score']}.", ""]
+    for kind, e in pa["pair_types"].items():
+        lines.append(f"- {kind} ({e['n_pairs']} pairs): top sites "
+                     + ", ".join(f"{s['site']}@{s['layer']} ({s['normalised_effect']:+.2f}, "
+                                 f"top-1 {s['top1_success']:.2f})"
+                                 for s in e.get("top_sites", [])))
+        for kind2, a in e.get("attribution_vs_exact", {}).items():
+            lines.append(f"  - attribution vs exact, {kind2}: Pearson {a['pearson']:.3f}, "
+                         f"Spearman {a['spearman']:.3f} (n = {a['n']})")
+    if "attribution_speedup" in pa:
+        lines.append(f"- wall time: exact {pa['wall_time_s']['exact']} s, attribution "
+                     f"{pa['wall_time_s']['attribution']} s ({pa['attribution_speedup']}x)")
+    return lines
+
+
+def _md_knockout(r: Section) -> list[str]:
     k = r.get("knockout")
-    if k:
-        lines += ["", "## Knockout", "",
-                  f"{k['n_items']} items; clean logit difference {k['clean_ld']:.3f}, clean probe "
-                  f"AUROC {k['clean_probe_auroc']:.3f} (read-out layer {k['readout_layer']}).",
-                  "Critical layers: " + "; ".join(f"{key} {v}" for key, v in
-                                                  k["critical_layers"].items())]
+    if not k:
+        return []
+    return ["", "## Knockout", "",
+            f"{k['n_items']} items; clean logit difference {k['clean_ld']:.3f}, clean probe "
+            f"AUROC {k['clean_probe_auroc']:.3f} (read-out layer {k['readout_layer']}).",
+            "Critical layers: " + "; ".join(f"{key} {v}" for key, v in
+                                            k["critical_layers"].items())]
+
+
+def _md_geometry(r: Section) -> list[str]:
     g = r.get("geometry")
-    if g and "rsa" in g:
-        lines += ["", "## Geometry", "",
-                  f"Layer {g['layer']}: RSA against the Plutchik wheel rho = {g['rsa']['rho']:.3f}"
-                  f" (permutation p = {g['rsa']['p_value']:.4f})."]
-        for name, s in g.get("silhouette", {}).items():
-            lines.append(f"- silhouette by {name}: {s['silhouette']:.3f} (p = "
-                         f"{s['p_value']:.3f})")
+    if not (g and "rsa" in g):
+        return []
+    lines = ["", "## Geometry", "",
+             f"Layer {g['layer']}: RSA against the Plutchik wheel rho = {g['rsa']['rho']:.3f}"
+             f" (permutation p = {g['rsa']['p_value']:.4f})."]
+    for name, s in g.get("silhouette", {}).items():
+        lines.append(f"- silhouette by {name}: {s['silhouette']:.3f} (p = "
+                     f"{s['p_value']:.3f})")
+    return lines
+
+
+def _md_steering(r: Section) -> list[str]:
     s = r.get("steering")
-    if s and "affect_p_any_emotion" in s:
-        lines += ["", "## Steering", ""]
-        for layer, v in s["affect_p_any_emotion"].items():
-            lines.append(f"- layer {layer}: P(any emotion) on neutral prompts "
-                         f"{v['baseline']:.3f} -> {v['max_strength']:.3f} at the largest strength")
-        if "emotion_direction_mean_gain_by_layer" in s:
-            gains = s["emotion_direction_mean_gain_by_layer"]
-            lines.append("- emotion-specific directions, mean gain in P(that emotion): "
-                         + ", ".join(f"layer {k}: {v:+.3f}" for k, v in gains.items()))
+    if not (s and "affect_p_any_emotion" in s):
+        return []
+    lines = ["", "## Steering", ""]
+    for layer, v in s["affect_p_any_emotion"].items():
+        lines.append(f"- layer {layer}: P(any emotion) on neutral prompts "
+                     f"{v['baseline']:.3f} -> {v['max_strength']:.3f} at the largest strength")
+    if "emotion_direction_mean_gain_by_layer" in s:
+        gains = s["emotion_direction_mean_gain_by_layer"]
+        lines.append("- emotion-specific directions, mean gain in P(that emotion): "
+                     + ", ".join(f"layer {k}: {v:+.3f}" for k, v in gains.items()))
+    return lines
+
+
+def _md_footer(r: Section) -> list[str]:
+    lines = []
     if r.get("skipped"):
         lines += ["", "Skipped: " + ", ".join(f"{k} ({v})" for k, v in r["skipped"].items())]
     lines += ["", "Timings (s): " + ", ".join(f"{k} {v}" for k, v in r["timings_s"].items()), ""]
-    return "\n".join(lines)
+    return lines
 
 
-def write_run(out: Path, results: dict[str, Any], tables: dict[str, pd.DataFrame],
-              frame: pd.DataFrame, cap: Any, idx: dict, geometry_layer: int) -> Path:
-    from .suite import save_json
+_MD_SECTIONS: tuple[Callable[[Section], list[str]], ...] = (
+    _md_header, _md_probing, _md_patching, _md_knockout, _md_geometry, _md_steering, _md_footer)
 
+
+def render_markdown(r: Section) -> str:
+    """report.md of a results.json dict, one renderer per section."""
+    return "\n".join(line for section in _MD_SECTIONS for line in section(r))
+
+
+# ---- results.json and the run folder ---------------------------------------------------------
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if np.isnan(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o).__name__)
+
+
+def save_json(path: Path, data: Section) -> None:
+    """JSON with numpy scalars and arrays as plain values (NaN numpy floats as null)."""
+    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+_FIGURES: tuple[tuple[str, str, Callable[[pd.DataFrame, Path], None]], ...] = (
+    ("probing_by_layer", "probing_by_layer.png", probing_figure),
+    ("patching_sites", "patching.png", patching_figure),
+    ("knockout", "knockout.png", knockout_figure),
+    ("steering", "steering.png", steering_figure),
+)
+
+
+def write_run(out: Path, result: RunResult, frame: pd.DataFrame, cap: CaptureResult,
+              geometry_layer: int, seed: int = 0) -> Section:
+    """Write the run folder ``out`` whole; returns the results.json content written."""
+    data = result.to_dict()
     with atomic_dir(out) as tmp:
-        save_json(tmp / "results.json", results)
-        for name, table in tables.items():
+        save_json(tmp / "results.json", data)
+        for name, table in result.tables.items():
             table.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6f")
-        if "probing_by_layer" in tables and len(tables["probing_by_layer"]):
-            probing_figure(tables["probing_by_layer"], tmp / "probing_by_layer.png")
-        if "patching_sites" in tables and len(tables["patching_sites"]):
-            patching_figure(tables["patching_sites"], tmp / "patching.png")
-        if "knockout" in tables and len(tables["knockout"]):
-            knockout_figure(tables["knockout"], tmp / "knockout.png")
-        if "steering" in tables and len(tables["steering"]):
-            steering_figure(tables["steering"], tmp / "steering.png")
-        if "geometry" in results and frame["split"].eq("clinical").sum() >= 8:
-            pca_figure(frame, cap, geometry_layer, tmp / "pca.png")
-        (tmp / "report.md").write_text(render_markdown(results), encoding="utf-8")
-    return out
-
-
-
+        for name, filename, figure in _FIGURES:
+            if name in result.tables and len(result.tables[name]):
+                figure(result.tables[name], tmp / filename)
+        if "geometry" in data and frame["split"].eq("clinical").sum() >= 8:
+            pca_figure(frame, cap, geometry_layer, tmp / "pca.png", seed)
+        (tmp / "report.md").write_text(render_markdown(data), encoding="utf-8")
+    return data

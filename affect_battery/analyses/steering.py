@@ -10,12 +10,17 @@ strengths are comparable across layers. Strength 0 leaves the computation untouc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .capture import final_only_kwargs, find_blocks, left_padding, sublayer, tokenize
+from .hooks import Site, padding_side, trace
+from .inputs import label_forward, model_device, tokenize
+from .models import LoadedModel
 from .prompts import Prompt
+
+if TYPE_CHECKING:
+    import torch
 
 
 def direction(clinical: np.ndarray, neutral: np.ndarray) -> np.ndarray:
@@ -23,35 +28,26 @@ def direction(clinical: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     return d / max(float(np.linalg.norm(d)), 1e-12)
 
 
-def steered_logits(loaded: Any, prompts: Sequence[Prompt], layer: int, vector: np.ndarray,
-                   strength: float, label_ids: Sequence[int], batch_size: int = 16
-                   ) -> np.ndarray:
+def steered_logits(loaded: LoadedModel, prompts: Sequence[Prompt], layer: int,
+                   vector: np.ndarray, strength: float, label_ids: Sequence[int],
+                   batch_size: int = 16) -> np.ndarray:
     """Answer-label logits at the final token with ``strength * vector`` added after block L."""
     import torch
 
     model = loaded.model
-    device = next(model.parameters()).device
-    blocks = find_blocks(model)
+    device = model_device(model)
     vec = torch.as_tensor(vector, device=device)
+
+    def add(_site: Site, h: torch.Tensor) -> torch.Tensor:
+        return h + strength * vec.to(h.dtype)
+
     out = []
-
-    def hook(_m: Any, _i: Any, output: Any) -> Any:
-        if strength == 0:
-            return output
-        h = output[0] if isinstance(output, tuple) else output
-        new = h + strength * vec.to(h.dtype)
-        return (new, *output[1:]) if isinstance(output, tuple) else new
-
-    handle = sublayer(blocks[layer], "resid").register_forward_hook(hook)
-    try:
-        with left_padding(loaded.tokenizer):
-            for i in range(0, len(prompts), batch_size):
-                enc = tokenize(loaded.tokenizer, prompts[i:i + batch_size], device, model)
-                with torch.inference_mode():
-                    logits = model(**enc["batch"], **final_only_kwargs(model)).logits
-                out.append(logits[:, -1][:, list(label_ids)].float().cpu().numpy())
-    finally:
-        handle.remove()
+    with padding_side(loaded.tokenizer, "left"), \
+            trace(model, [Site("resid", layer)], retain=False,
+                  edit=add if strength != 0 else None):
+        for i in range(0, len(prompts), batch_size):
+            enc = tokenize(loaded.tokenizer, prompts[i:i + batch_size], device, model)
+            out.append(label_forward(model, enc, label_ids))
     return np.concatenate(out)
 
 

@@ -1,13 +1,15 @@
 """Render the dataset card and datasheet from the data and the defence report.
 
-The templates in ``cards/`` hold prose and ``{placeholders}``; every number is produced here
-from the battery frame, the defence ``report.json`` and (optionally) an analyses
+The templates in ``cards/`` hold prose and ``{placeholders}``; the battery's own tables are
+produced here from the frame, everything quoted from the defence report by its one renderer
+(:mod:`affect_battery.validators.report`), and the analyses headline from an optional
 ``results.json``. Rendering is deterministic, so a card can be verified by rendering it again.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +18,24 @@ import pandas as pd
 from .._version import __version__
 from ..core.constants import DOMAIN_LABELS, EMOTIONS, LABELS, SPLITS
 from ..core.paths import package_data_dir
-from ..validators.norms import render_markdown as render_norms
+from ..validators.defence import DefenceReport
+from ..validators.report import card_values, datasheet_values
+from .hub_yaml import front_matter
 
 DEFAULT_REPO_ID = "affect-battery/affect-battery"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
 def cards_dir() -> Path:
+    """The card templates: packaged in the wheel, or ``cards/`` beside ``data/`` in a checkout."""
     packaged = Path(__file__).resolve().parent.parent / "_cards"
     if packaged.is_dir():
         return packaged
     return package_data_dir().parent / "cards"
 
 
-def fill(template: str, values: dict[str, str]) -> str:
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """The template with every ``{placeholder}`` replaced; a missing value is a bug (KeyError)."""
     def sub(m: re.Match[str]) -> str:
         key = m.group(1)
         if key not in values:
@@ -38,19 +44,8 @@ def fill(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(sub, template)
 
 
-def ordered(d: dict[str, Any], order: tuple[str, ...] = (*SPLITS, *EMOTIONS)) -> list[tuple]:
-    """Items of a split- or emotion-keyed dict in canonical order, whatever the JSON order."""
-    rank = {k: i for i, k in enumerate(order)}
-    return sorted(d.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
-
-
 def counts_table(frame: pd.DataFrame) -> str:
+    """Items per emotion and split, computed from the frame the card describes."""
     header = "| emotion | " + " | ".join(SPLITS) + " |"
     lines = [header, "|---|" + "---:|" * len(SPLITS)]
     for emo in EMOTIONS:
@@ -63,6 +58,7 @@ def counts_table(frame: pd.DataFrame) -> str:
 
 
 def length_table(frame: pd.DataFrame) -> str:
+    """Word and sentence counts per split."""
     lines = ["| split | items | words mean | sd | min | max | sentences mean |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for s in SPLITS:
@@ -76,97 +72,35 @@ def length_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _defence_section(report: dict[str, Any]) -> str:
-    out = []
-    ks = report["keyword_screen"]
-    hits = ks["items_with_hits_by_split"]
-    out.append(f"**Keyword screen.** Emotion-term lexicon of {ks['lexicon_surface_forms']} "
-               "surface forms (inflections, hyphenated and open compounds, idioms). Items with any "
-               "hit: " + ", ".join(f"{k} {v}" for k, v in ordered(hits)) + ".")
-    lx = report.get("lexical") or {}
-    if lx.get("computed"):
-        c = lx["clinical_vs_neutral"]
-        pairs = lx["pairs"]
-        line = (f"**Lexical separability.** A TF-IDF logistic regression (word uni- and bigrams, "
-                f"{lx['n_folds']} folds grouped by scenario) separates clinical items from their "
-                f"neutral controls with AUROC {c['tfidf_auroc']:.3f} (target <= 0.80). Word count "
-                f"alone gives AUROC {c['wordcount_auroc']:.3f} (target <= 0.60). Mean word-set "
-                f"Jaccard of a pair: {pairs['jaccard_mean']:.3f}.")
-        if "eight_class_clinical" in lx:
-            e = lx["eight_class_clinical"]
-            line += (f" Across the eight emotions on clinical items, the same model reaches macro "
-                     f"AUROC {e['macro_auroc']:.3f} and accuracy {e['accuracy']:.3f} (chance "
-                     f"{e['chance']:.3f}). Situations have their own vocabulary (a loss story "
-                     "mentions a funeral); names of feelings are absent.")
-        out.append(line)
-        out.append("| emotion | TF-IDF AUROC | word-count AUROC |\n|---|---:|---:|\n" + "\n".join(
-            f"| {k} | {v['tfidf_auroc']:.3f} | {v['wordcount_auroc']:.3f} |"
-            for k, v in ordered(c["by_emotion"])))
-    v = report["vader"]
-    vp = v["clinical_vs_neutral_pairs"]
-    means = ", ".join(f"{k} {d['mean']:+.3f}" for k, d in ordered(v["by_split"]))
-    out.append(f"**VADER.** Mean compound by split: {means}. Clinical vs neutral over pairs: "
-               f"Wilcoxon p = {_p(vp['p_value'])}, rank-biserial {vp['effect_size']:+.3f}. The "
-               "words driving the difference are situational ("
-               + ", ".join(d["word"] for d in v["drivers"][:8]) + "); emotion terms among them: "
-               + (", ".join(v["drivers_that_are_emotion_terms"]) or "none") + ".")
-    n = report["nrc"]
-    hr = ", ".join(f"{k} {d['mean']:.3f}" for k, d in ordered(n["hit_rate_by_split"]))
-    t1 = n["top1"]
-    nrc_line = f"**NRC emotion lexicon.** Mean hit rate by split: {hr}."
-    if "clinical" in t1 and "keyword_rich" in t1:
-        nrc_line += (f" Top-1 NRC category matches the intended emotion for "
-                     f"{t1['clinical']['accuracy']:.3f} of clinical items (chance 0.125, binomial "
-                     f"p = {_p(t1['clinical']['binomial']['p_value'])}) and "
-                     f"{t1['keyword_rich']['accuracy']:.3f} of keyword-rich twins.")
-    out.append(nrc_line)
-    c = report.get("classifier")
-    if c:
-        pe = ", ".join(f"{k} {d['mean']:.3f}" for k, d in ordered(c["p_emotional_by_split"]))
-        t = c["clinical_gt_neutral_pairs"]
-        trend = c["trend_neutral_moderate_clinical"]
-        line = (f"**Contextual classifier ({c['name']}).** Mean P(emotional) = 1 - P(neutral) by "
-                f"split: {pe}. Clinical > neutral over matched pairs: one-sided Wilcoxon p = "
-                f"{_p(t['p_value'])}, rank-biserial {t['effect_size']:.3f}.")
-        if trend["test"]:
-            line += (f" Neutral < moderate < clinical over {trend['test']['n']} triplets: means "
-                     + ", ".join(f"{x:.3f}" for x in trend["means"])
-                     + f", Page's trend test p = {_p(trend['test']['p_value'])}.")
-        cx = c.get("complex_neutral_vs_neutral")
-        if cx:
-            line += (f" complex_neutral vs neutral: Mann-Whitney p = {_p(cx['p_value'])}, "
-                     f"rank-biserial {cx['effect_size']:+.3f}.")
-        top = c["top1"]
-        if "clinical" in top and "keyword_rich" in top:
-            line += (f" Top-1 category accuracy: clinical {top['clinical']['accuracy']:.3f}, "
-                     f"keyword-rich {top['keyword_rich']['accuracy']:.3f} (chance 0.125)")
-            if "mcnemar_twins" in top:
-                line += f"; McNemar across twins p = {_p(top['mcnemar_twins']['p_value'])}"
-            line += "."
-        out.append(line)
-    return "\n\n".join(out)
+def _report(report: DefenceReport | Mapping[str, Any]) -> DefenceReport:
+    """The typed report; export hands over report.json's content (written or read back)."""
+    return report if isinstance(report, DefenceReport) else DefenceReport.from_dict(report)
 
 
-def _norms_section(report: dict[str, Any]) -> str:
-    return "\n".join(render_norms(report.get("norms") or {})[2:])
+def analyses_section(results: Mapping[str, Any] | None) -> str:
+    """An analyses ``results.json`` quoted on the card: its flat ``headline`` block only.
 
-
-def _analyses_section(results: dict[str, Any] | None) -> str:
+    The block maps figure names to values, written by the analyses suite; nothing is typed by
+    hand, and key order in the file does not change the card.
+    """
     if not results:
         return ""
-    from .analyses_summary import card_section
+    model = results.get("model") or {}
+    name = model.get("id") or model.get("name") or "a model"
+    lines = [f"## Reference analyses ({name})", "",
+             f"Computed by `affect-battery analyze` (results schema "
+             f"{results.get('schema_version', '?')}).", ""]
+    for key, value in sorted((results.get("headline") or {}).items()):
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        lines.append(f"- {key.replace('_', ' ')}: {shown}")
+    return "\n".join(lines) + "\n\n"
 
-    return card_section(results) + "\n\n"
 
-
-def render_card(frame: pd.DataFrame, report: dict[str, Any], results: dict[str, Any] | None = None,
-                repo_id: str = DEFAULT_REPO_ID, ratings: pd.DataFrame | None = None) -> str:
+def render_card(frame: pd.DataFrame, report: DefenceReport | Mapping[str, Any],
+                results: Mapping[str, Any] | None = None, repo_id: str = DEFAULT_REPO_ID,
+                ratings: pd.DataFrame | None = None) -> str:
     """README.md of the Hub folder: YAML front matter plus the rendered template."""
-    from .hub_yaml import front_matter
-
     themes = sorted(frame.loc[frame["split"] == "complex_neutral", "domain_label"].unique())
-    pairs = (report.get("lexical") or {}).get("pairs", {})
-    cxm = report.get("complex_neutral_matching") or {}
     values = {
         "version": __version__,
         "repo_id": repo_id,
@@ -175,48 +109,21 @@ def render_card(frame: pd.DataFrame, report: dict[str, Any], results: dict[str, 
         "domains": "; ".join(f"{d} {lab}" for d, lab in DOMAIN_LABELS.items()),
         "themes": ", ".join(themes) or "none",
         "length_table": length_table(frame),
-        "pair_summary": (f"{pairs['n_pairs']} pairs; word-count difference mean "
-                         f"{pairs['word_diff_pct_mean']:.1f}% (max "
-                         f"{pairs['word_diff_pct_max']:.1f}%); same sentence count in "
-                         f"{pairs['same_sentence_count_rate']:.0%}; word-set Jaccard mean "
-                         f"{pairs['jaccard_mean']:.3f} (min {pairs['jaccard_min']:.3f}).")
-        if pairs.get("n_pairs") else "none.",
-        "complex_summary": (f"mean {cxm['word_count']['complex_neutral_mean']:.1f} vs "
-                            f"{cxm['word_count']['clinical_mean']:.1f} words (Mann-Whitney p = "
-                            f"{cxm['word_count']['mann_whitney']['p_value']:.3f}); content words "
-                            "per sentence "
-                            f"{cxm['content_words_per_sentence']['complex_neutral_mean']:.2f} vs "
-                            f"{cxm['content_words_per_sentence']['clinical_mean']:.2f}; numerals "
-                            "per sentence "
-                            f"{cxm['numerals_per_sentence']['complex_neutral_mean']:.2f} vs "
-                            f"{cxm['numerals_per_sentence']['clinical_mean']:.2f}.")
-        if cxm.get("computed") else "not computed.",
-        "defence_section": _defence_section(report),
-        "norms_section": _norms_section(report),
-        "analyses_section": _analyses_section(results),
+        **card_values(_report(report)),
+        "analyses_section": analyses_section(results),
     }
     body = fill((cards_dir() / "dataset_card.md").read_text(encoding="utf-8"), values)
     return front_matter(frame, ratings) + "\n" + body
 
 
-def render_datasheet(frame: pd.DataFrame, report: dict[str, Any],
+def render_datasheet(frame: pd.DataFrame, report: DefenceReport | Mapping[str, Any],
                      repo_id: str = DEFAULT_REPO_ID) -> str:
-    norms = report.get("norms") or {}
-    if norms.get("computed"):
-        cur = norms["current"]
-        summary = (f"{cur['n_ratings']} current ratings by {cur['n_readers']} AI language-model "
-                   "readers (not human raters), at least three per text; read as intended: "
-                   + "; ".join(f"{k} {d['agreement']:.1%}" for k, d in
-                               ordered(cur["by_split"]) if d["agreement"] is not None)
-                   + f"; Fleiss' kappa {cur['fleiss_kappa']}")
-    else:
-        summary = "no reading norms recorded"
+    """DATASHEET.md of the Hub folder, from the data and the defence report."""
     values = {
         "version": __version__,
         "repo_id": repo_id,
         "n_items": str(len(frame)),
         "split_counts": ", ".join(f"{s} {int((frame['split'] == s).sum())}" for s in SPLITS),
-        "norms_summary": summary,
-        "lexicon_forms": str(report["keyword_screen"]["lexicon_surface_forms"]),
+        **datasheet_values(_report(report)),
     }
     return fill((cards_dir() / "datasheet.md").read_text(encoding="utf-8"), values)

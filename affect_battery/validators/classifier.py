@@ -9,16 +9,20 @@ transformers are imported only here, when a classifier is actually built.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Protocol, TypeVar
 
 import numpy as np
 
+from .._util.progress import progress_bar, progress_enabled
 from ..core.constants import EMOTIONS, LABELS, NEUTRAL
 from ..core.paths import package_data_dir
 from ..errors import ClassifierError
+
+T = TypeVar("T")
 
 DEFAULT_HF_MODEL = "j-hartmann/emotion-english-distilroberta-base"
 HEAD_FILE = "emotion_head.safetensors"
@@ -38,6 +42,27 @@ anticipation: those two columns stay at probability 0, so P(emotional) is still 
 every item but top-1 categorisation cannot succeed on trust/anticipation items; reports give
 accuracy over all eight emotions and over the emotions the model covers."""
 
+
+class Classifier(Protocol):
+    """What the defence battery needs from a contextual classifier backend.
+
+    Both backends (:class:`EmbeddedClassifier`, :class:`HFClassifier`) satisfy it; a test or a
+    new backend only has to provide these three members.
+    """
+
+    @property
+    def name(self) -> str:
+        """Shown in reports: ``embedded`` or ``hf:<model>``."""
+        ...
+
+    @property
+    def labels(self) -> Sequence[str]:
+        """The model's classes in our vocabulary; emotions missing here cannot be predicted."""
+        ...
+
+    def predict_proba(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Probabilities per text over ``LABELS`` (columns in that order), rows sum to 1."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -63,28 +88,24 @@ def parse_spec(spec: str) -> ClassifierSpec:
                           "'hf:<model id or local folder>'")
 
 
-def _require_torch() -> Any:
+def _require_torch() -> ModuleType:
     try:
         import torch
         import transformers
     except ImportError:
         raise ClassifierError("the contextual classifier needs torch and transformers: "
                               "pip install 'affect-battery[classifier]'") from None
-    from .._util.progress import progress_enabled
-
     if not progress_enabled():
         transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     return torch
 
 
-def _batches(items: Sequence[str], size: int, progress: bool = False, desc: str = ""
-             ) -> Any:
+def _batches(items: Sequence[T], size: int, progress: bool = False, desc: str = ""
+             ) -> Iterable[Sequence[T]]:
     """Consecutive slices of ``items``, with a progress bar when asked for."""
     batches = [items[i:i + size] for i in range(0, len(items), size)]
     if progress:
-        from .._util.progress import progress_bar
-
         return progress_bar(batches, desc=desc, unit="batch")
     return batches
 
@@ -131,6 +152,7 @@ class MiniLMEncoder:
 
 
 def head_path() -> Path:
+    """The shipped head (``train-classifier`` rebuilds it and ``--check`` compares with it)."""
     return package_data_dir() / "classifier" / HEAD_FILE
 
 
@@ -151,6 +173,7 @@ def load_head(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, l
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so large logits cannot overflow."""
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -199,6 +222,9 @@ class HFClassifier:
             self.model = AutoModelForSequenceClassification.from_pretrained(
                 model, trust_remote_code=trust_remote_code).to(device).eval()
         except (OSError, ValueError) as exc:
+            # Both come from reading the user's --classifier argument: transformers raises
+            # OSError for an unknown or unreachable id, ValueError for a folder or config it
+            # cannot parse. Our own bugs cannot raise inside these two calls.
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ClassifierError(
                 f"cannot load {model!r} ({first[:160]}); offline, use --classifier embedded"
@@ -226,8 +252,8 @@ class HFClassifier:
         return _reorder(probs, self.labels)
 
 
-def build_classifier(spec: str | ClassifierSpec, device: str = "cpu"
-                     ) -> EmbeddedClassifier | HFClassifier:
+def build_classifier(spec: str | ClassifierSpec, device: str = "cpu") -> Classifier:
+    """The backend a ``--classifier`` spec names (loads the model: torch is imported here)."""
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if spec.kind == "embedded":
         return EmbeddedClassifier(device=device)

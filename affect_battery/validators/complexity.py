@@ -10,17 +10,22 @@ depends on affect.
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..core.textstats import sentence_count
-from .stats import mann_whitney
+from .records import NotComputed, Record
+from .stats import TestResult, mann_whitney
 
 _TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*")
+LENGTH_MATCH_ALPHA = 0.05
+"""Lengths count as matched while a two-sided Mann-Whitney test finds no difference (p above)."""
 
 
 def density(text: str) -> dict[str, float]:
+    """Content words and numerals per sentence of one text."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     tokens = _TOKEN.findall(text)
@@ -31,45 +36,66 @@ def density(text: str) -> dict[str, float]:
             "numerals_per_sentence": len(numerals) / sentences}
 
 
-def complex_neutral_matching(frame: pd.DataFrame) -> dict[str, Any]:
+@dataclass(kw_only=True)
+class WordCountMatch(Record):
+    """Word count; the two-sided test must find no difference for the lengths to match."""
+
+    complex_neutral_mean: float
+    clinical_mean: float
+    mann_whitney: TestResult
+
+
+@dataclass(kw_only=True)
+class DensityMatch(Record):
+    """One density measure; the test asks whether complex_neutral is denser."""
+
+    complex_neutral_mean: float
+    clinical_mean: float
+    mann_whitney_greater: TestResult
+
+    @classmethod
+    def of(cls, cx: np.ndarray, cl: np.ndarray) -> DensityMatch:
+        """Means of both splits and the one-sided test that complex_neutral is denser."""
+        return cls(complex_neutral_mean=round(float(cx.mean()), 3),
+                   clinical_mean=round(float(cl.mean()), 3),
+                   mann_whitney_greater=mann_whitney(cx, cl, "greater"))
+
+
+@dataclass(kw_only=True)
+class ComplexMatching(Record):
+    """The ``complex_neutral_matching`` block of the defence report."""
+
+    computed: bool = True
+    n_complex_neutral: int
+    n_clinical: int
+    word_count: WordCountMatch
+    content_words_per_sentence: DensityMatch
+    numerals_per_sentence: DensityMatch
+    length_matched: bool
+    at_least_as_dense: bool
+
+
+ComplexSection = ComplexMatching | NotComputed
+
+
+def complex_neutral_matching(frame: pd.DataFrame) -> ComplexSection:
+    """complex_neutral vs clinical: word count, and content words and numerals per sentence."""
     cx = frame[frame["split"] == "complex_neutral"]
     cl = frame[frame["split"] == "clinical"]
     if cx.empty or cl.empty:
-        return {"computed": False, "reason": "needs clinical and complex_neutral items"}
-    out: dict[str, Any] = {"computed": True, "n_complex_neutral": len(cx), "n_clinical": len(cl)}
+        return NotComputed(reason="needs clinical and complex_neutral items")
     wc_x, wc_c = cx["word_count"].to_numpy(float), cl["word_count"].to_numpy(float)
-    out["word_count"] = {"complex_neutral_mean": round(float(wc_x.mean()), 2),
-                         "clinical_mean": round(float(wc_c.mean()), 2),
-                         "mann_whitney": mann_whitney(wc_x, wc_c).to_dict()}
+    word_count = WordCountMatch(complex_neutral_mean=round(float(wc_x.mean()), 2),
+                                clinical_mean=round(float(wc_c.mean()), 2),
+                                mann_whitney=mann_whitney(wc_x, wc_c))
     dx = pd.DataFrame([density(t) for t in cx["text"]])
     dc = pd.DataFrame([density(t) for t in cl["text"]])
-    for col in dx.columns:
-        out[col] = {"complex_neutral_mean": round(float(dx[col].mean()), 3),
-                    "clinical_mean": round(float(dc[col].mean()), 3),
-                    "mann_whitney_greater": mann_whitney(dx[col].to_numpy(), dc[col].to_numpy(),
-                                                         "greater").to_dict()}
-    out["length_matched"] = bool(out["word_count"]["mann_whitney"]["p_value"] > 0.05)
-    out["at_least_as_dense"] = bool(
-        out["content_words_per_sentence"]["complex_neutral_mean"]
-        >= out["content_words_per_sentence"]["clinical_mean"])
-    return out
-
-
-def render_markdown(block: dict[str, Any]) -> list[str]:
-    if not block.get("computed"):
-        return ["## complex_neutral matching", f"Not computed: {block.get('reason')}."]
-    wc = block["word_count"]
-    cw = block["content_words_per_sentence"]
-    nu = block["numerals_per_sentence"]
-    p = wc["mann_whitney"]["p_value"]
-    return ["## complex_neutral matching",
-            f"- word count: complex_neutral mean {wc['complex_neutral_mean']:.1f} vs clinical "
-            f"{wc['clinical_mean']:.1f}; Mann-Whitney p = {p:.3f} (target p > 0.05: "
-            f"{'met' if block['length_matched'] else 'NOT met'})",
-            f"- content words per sentence: {cw['complex_neutral_mean']:.2f} vs "
-            f"{cw['clinical_mean']:.2f}; numerals per sentence: {nu['complex_neutral_mean']:.2f} "
-            f"vs {nu['clinical_mean']:.2f} (at least as dense: "
-            f"{'yes' if block['at_least_as_dense'] else 'NO'})"]
-
-
-
+    content = DensityMatch.of(dx["content_words_per_sentence"].to_numpy(),
+                              dc["content_words_per_sentence"].to_numpy())
+    return ComplexMatching(
+        n_complex_neutral=len(cx), n_clinical=len(cl), word_count=word_count,
+        content_words_per_sentence=content,
+        numerals_per_sentence=DensityMatch.of(dx["numerals_per_sentence"].to_numpy(),
+                                              dc["numerals_per_sentence"].to_numpy()),
+        length_matched=bool(word_count.mann_whitney.p_value > LENGTH_MATCH_ALPHA),
+        at_least_as_dense=bool(content.complex_neutral_mean >= content.clinical_mean))

@@ -2,20 +2,28 @@
 
 Every split except keyword_rich must have zero hits of any category; a keyword_rich twin must
 carry at least ``min_own_terms`` hits of its own emotion (it is the positive control).
+:func:`keyword_section` is the same screen summarised for the defence report.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
+from ..core.constants import SPLITS
 from ..core.findings import Finding
 from .lexicon import Lexicon, load_lexicon, own_emotion_hits
+from .records import Record
 
 MIN_OWN_TERMS = 2
+ALLOWED_SPLIT = "keyword_rich"
+"""The only split whose items may contain lexicon terms."""
 
 
 def keyword_findings(frame: pd.DataFrame, lexicon: Lexicon | None = None,
                      min_own_terms: int = MIN_OWN_TERMS) -> list[Finding]:
+    """Gate findings: any lexicon hit outside keyword_rich, too few own terms inside it."""
     lexicon = lexicon or load_lexicon()
     out: list[Finding] = []
     for rec in frame.to_dict(orient="records"):
@@ -23,7 +31,7 @@ def keyword_findings(frame: pd.DataFrame, lexicon: Lexicon | None = None,
         line = rec.get("_line")
         line = None if line is None or pd.isna(line) else int(line)
         hits = lexicon.screen(rec["text"])
-        if rec.get("split") == "keyword_rich":
+        if rec.get("split") == ALLOWED_SPLIT:
             emotion = rec.get("source_emotion") or rec.get("emotion")
             own = own_emotion_hits(hits, emotion)
             if len(own) < min_own_terms:
@@ -43,3 +51,22 @@ def keyword_findings(frame: pd.DataFrame, lexicon: Lexicon | None = None,
                 details={"term": h.term, "matched": h.matched, "emotions": list(h.emotions),
                          "offset": h.start, "end": h.end}))
     return out
+
+
+@dataclass(kw_only=True)
+class KeywordScreenSection(Record):
+    """The ``keyword_screen`` block of the defence report."""
+
+    lexicon_surface_forms: int
+    items_with_hits_by_split: dict[str, int]
+
+
+def keyword_section(frame: pd.DataFrame, lexicon: Lexicon | None = None) -> KeywordScreenSection:
+    """Lexicon hits per item (added to ``frame`` as ``lexicon_hits``), counted by split."""
+    lexicon = lexicon or load_lexicon()
+    frame["lexicon_hits"] = [len(lexicon.screen(t)) for t in frame["text"]]
+    hit = frame["lexicon_hits"] > 0
+    return KeywordScreenSection(
+        lexicon_surface_forms=lexicon.surface_forms(),
+        items_with_hits_by_split={s: int(((frame["split"] == s) & hit).sum()) for s in SPLITS
+                                  if (frame["split"] == s).any()})

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from ..core.paths import package_data_dir
+from ..errors import InputError
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _GAP = re.compile(r"[\s\-‐‑‒–—]+")
@@ -119,11 +120,12 @@ class Lexicon:
         self._patterns: set[tuple[str, tuple[frozenset[str], ...]]] = set()
         for emotion, sections in entries.items():
             if not isinstance(sections, dict):
-                raise ValueError(f"{source}: category {emotion!r} must map sections to lists")
+                raise InputError(f"not a valid lexicon (category {emotion!r} must map "
+                                 "sections to lists)", source)
             for kind, terms in sections.items():
                 if kind not in POS_KINDS:
-                    raise ValueError(f"{source}: unknown section {kind!r} under {emotion!r}; "
-                                     f"use one of {', '.join(POS_KINDS)}")
+                    raise InputError(f"not a valid lexicon (unknown section {kind!r} under "
+                                     f"{emotion!r}; use one of {', '.join(POS_KINDS)})", source)
                 for term in terms or []:
                     self._add_term(str(term).strip(), kind, emotion)
 
@@ -178,9 +180,6 @@ class Lexicon:
         for e, _ in self._patterns:
             counts[e] += 1
         return {c: counts[c] for c in self.categories}
-
-    def categories_of(self, form: str) -> tuple[str, ...]:
-        return tuple(sorted(self.single.get(form.lower(), {})))
 
     # ---- matching ---------------------------------------------------------------------------
     def screen(self, text: str) -> list[Hit]:
@@ -244,12 +243,23 @@ def default_lexicon_path() -> Path:
 
 @lru_cache(maxsize=8)
 def load_lexicon(path: str | Path | None = None) -> Lexicon:
-    """Load and compile a lexicon YAML (the shipped one by default); cached per path."""
+    """Load and compile a lexicon YAML (the shipped one by default); cached per path.
+
+    A lexicon can be the user's own (``gate --lexicon``), so a missing or malformed file is an
+    :class:`InputError` naming the file, never a traceback.
+    """
     p = Path(path) if path is not None else default_lexicon_path()
-    with p.open(encoding="utf-8") as fh:
-        entries = yaml.safe_load(fh)
+    if not p.is_file():
+        raise InputError("lexicon file not found", str(p))
+    try:
+        with p.open(encoding="utf-8") as fh:
+            entries = yaml.safe_load(fh)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"not a valid lexicon ({first})", str(p)) from None
     if not isinstance(entries, dict):
-        raise ValueError(f"{p}: expected a mapping of categories to sections")
+        raise InputError("not a valid lexicon (expected a mapping of categories to sections)",
+                         str(p))
     return Lexicon(entries, source=str(p))
 
 

@@ -3,19 +3,29 @@
 nrclex 4.x no longer analyses raw text in its constructor, and its raw-text path needs NLTK
 corpora that are not available offline, so we lemmatise with simplemma and feed tokens. Older
 nrclex releases name one category ``anticip``; it is normalised to ``anticipation`` here.
+:func:`nrc_section` is the NRC block of the defence report: hit rates by split and top-1
+category against the intended emotion.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+import pandas as pd
+
 from ..core.constants import EMOTIONS
+from .accuracy import NO_PREDICTION, Top1, top1
+from .describe import Summary, by_split, matched_values
+from .records import Record
+from .stats import TestResult, wilcoxon_paired
 
 _WORD = re.compile(r"[a-z]+")
 _KEY_FIX = {"anticip": "anticipation"}
+TIE = "tie"
+TOP1_NOTE = ("ties among the top categories earn 1/k credit; 'tie' and 'none' count as wrong in "
+             "the confusion matrix and McNemar")
 NRC_LICENCE = ("NRC Word-Emotion Association Lexicon (Mohammad & Turney), research use; "
                "see https://saifmohammad.com/WebPages/NRC-Emotion-Lexicon.htm")
 
@@ -84,8 +94,37 @@ def top1_credit(result: NrcResult, target: str) -> float:
     return 1.0 / len(top) if target in top else 0.0
 
 
-def category_counts(texts: list[str]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for t in texts:
-        total.update(analyse(t).counts)
-    return total
+def predicted(result: NrcResult) -> str:
+    """The single top emotion, "tie" when several share the top count, "none" when none occurs."""
+    top = result.top_emotions()
+    if len(top) == 1:
+        return top[0]
+    return TIE if top else NO_PREDICTION
+
+
+@dataclass(kw_only=True)
+class NrcSection(Record):
+    """The ``nrc`` block of the defence report."""
+
+    licence: str
+    hit_rate_by_split: dict[str, Summary]
+    hit_rate_clinical_vs_neutral_pairs: TestResult | None
+    top1: Top1
+    top1_note: str
+
+
+def nrc_section(frame: pd.DataFrame) -> NrcSection:
+    """Per-item NRC columns (added to ``frame``), hit-rate tests and top-1 categorisation."""
+    results = [analyse(t) for t in frame["text"]]
+    frame["nrc_hit_rate"] = [r.hit_rate for r in results]
+    frame["nrc_top"] = [("|".join(r.top_emotions()) or NO_PREDICTION) for r in results]
+    frame["nrc_credit"] = [top1_credit(r, e) if isinstance(e, str) else 0.0
+                           for r, e in zip(results, frame["source_emotion"], strict=True)]
+    frame["nrc_pred"] = [predicted(r) for r in results]
+    c, n = matched_values(frame, "nrc_hit_rate")
+    return NrcSection(
+        licence=NRC_LICENCE,
+        hit_rate_by_split=by_split(frame, "nrc_hit_rate"),
+        hit_rate_clinical_vs_neutral_pairs=wilcoxon_paired(c, n, "two-sided") if len(c) else None,
+        top1=top1(frame, "nrc_pred", credit_col="nrc_credit"),
+        top1_note=TOP1_NOTE)

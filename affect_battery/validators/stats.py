@@ -4,20 +4,23 @@ Paired comparisons (clinical vs its own neutral) use the Wilcoxon signed-rank te
 matched-pairs rank-biserial correlation; independent groups use Mann-Whitney U with its
 rank-biserial; ordered conditions over matched triplets use Page's trend test; accuracies use
 exact binomial tests against chance; paired accuracies (twins) use the exact McNemar test.
+scipy is imported inside each test: the CLI imports the report types built on
+:class:`TestResult` for every command, and the gate must start fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
 class TestResult:
+    """One test's outcome with the effect size a reader needs (NaN where undefined)."""
+
     test: str
     statistic: float
     p_value: float
@@ -27,8 +30,17 @@ class TestResult:
     alternative: str
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form: an undefined (NaN) number becomes null."""
         return {k: (None if isinstance(v, float) and np.isnan(v) else v)
                 for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TestResult:
+        """Inverse of :meth:`to_dict` (a null statistic or p-value was NaN)."""
+        nan = float("nan")
+        return cls(data["test"], nan if data["statistic"] is None else data["statistic"],
+                   nan if data["p_value"] is None else data["p_value"], data["effect_size"],
+                   data["effect_name"], data["n"], data["alternative"])
 
 
 def _nan_result(test: str, n: int, alternative: str, effect: str | None) -> TestResult:
@@ -38,6 +50,8 @@ def _nan_result(test: str, n: int, alternative: str, effect: str | None) -> Test
 def wilcoxon_paired(a: Sequence[float], b: Sequence[float], alternative: str = "greater"
                     ) -> TestResult:
     """Signed-rank test of a - b; effect = matched-pairs rank-biserial (W+ - W-) / (W+ + W-)."""
+    from scipy import stats
+
     x = np.asarray(a, float) - np.asarray(b, float)
     nonzero = x[x != 0]
     if nonzero.size == 0:
@@ -54,6 +68,8 @@ def wilcoxon_paired(a: Sequence[float], b: Sequence[float], alternative: str = "
 def mann_whitney(a: Sequence[float], b: Sequence[float], alternative: str = "two-sided"
                  ) -> TestResult:
     """Mann-Whitney U of a vs b; effect = rank-biserial 2U/(n1 n2) - 1 (positive: a larger)."""
+    from scipy import stats
+
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.size == 0 or b.size == 0:
         return _nan_result("mann_whitney", int(a.size + b.size), alternative, "rank_biserial")
@@ -70,6 +86,8 @@ def page_trend(columns: Sequence[Sequence[float]]) -> TestResult:
     Effect = Kendall's W-like share: mean Spearman rho between each row and the hypothesised
     order, in [-1, 1].
     """
+    from scipy import stats
+
     data = np.asarray(columns, float).T
     if data.shape[0] < 2:
         return _nan_result("page_trend", int(data.shape[0]), "increasing", "mean_spearman")
@@ -87,6 +105,8 @@ def page_trend(columns: Sequence[Sequence[float]]) -> TestResult:
 
 def binomial_vs_chance(successes: float, n: int, chance: float) -> TestResult:
     """Exact one-sided binomial test that accuracy exceeds chance (successes rounded down)."""
+    from scipy import stats
+
     if n == 0:
         return _nan_result("binomial", 0, "greater", "accuracy")
     k = int(np.floor(successes + 1e-9))
@@ -97,6 +117,8 @@ def binomial_vs_chance(successes: float, n: int, chance: float) -> TestResult:
 
 def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> TestResult:
     """Exact McNemar test over paired outcomes; effect = (b - c) / n, b = only B correct."""
+    from scipy import stats
+
     ca, cb = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     only_a = int(np.sum(ca & ~cb))
     only_b = int(np.sum(~ca & cb))

