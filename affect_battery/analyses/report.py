@@ -245,6 +245,25 @@ _MD_SECTIONS: tuple[Callable[[Section], list[str]], ...] = (
     _md_header, _md_probing, _md_patching, _md_knockout, _md_geometry, _md_steering, _md_footer)
 
 
+def card_section(results: Section | None) -> str:
+    """A run quoted on the dataset card: its flat ``headline`` block only.
+
+    The block maps figure names to values, written by the suite; nothing is typed by hand, and
+    key order in results.json does not change the card.
+    """
+    if not results:
+        return ""
+    model = results.get("model") or {}
+    name = model.get("id") or model.get("name") or "a model"
+    lines = [f"## Reference analyses ({name})", "",
+             f"Computed by `affect-battery analyze` (results schema "
+             f"{results.get('schema_version', '?')}).", ""]
+    for key, value in sorted((results.get("headline") or {}).items()):
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        lines.append(f"- {key.replace('_', ' ')}: {shown}")
+    return "\n".join(lines) + "\n\n"
+
+
 def render_markdown(r: Section) -> str:
     """report.md of a results.json dict, one renderer per section."""
     return "\n".join(line for section in _MD_SECTIONS for line in section(r))

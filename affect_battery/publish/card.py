@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
+from ..analyses.report import card_section
 from ..core.constants import DOMAIN_LABELS, EMOTIONS, LABELS, SPLITS
 from ..core.paths import package_data_dir
 from ..validators.defence import DefenceReport
@@ -77,25 +78,6 @@ def _report(report: DefenceReport | Mapping[str, Any]) -> DefenceReport:
     return report if isinstance(report, DefenceReport) else DefenceReport.from_dict(report)
 
 
-def analyses_section(results: Mapping[str, Any] | None) -> str:
-    """An analyses ``results.json`` quoted on the card: its flat ``headline`` block only.
-
-    The block maps figure names to values, written by the analyses suite; nothing is typed by
-    hand, and key order in the file does not change the card.
-    """
-    if not results:
-        return ""
-    model = results.get("model") or {}
-    name = model.get("id") or model.get("name") or "a model"
-    lines = [f"## Reference analyses ({name})", "",
-             f"Computed by `affect-battery analyze` (results schema "
-             f"{results.get('schema_version', '?')}).", ""]
-    for key, value in sorted((results.get("headline") or {}).items()):
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        lines.append(f"- {key.replace('_', ' ')}: {shown}")
-    return "\n".join(lines) + "\n\n"
-
-
 def render_card(frame: pd.DataFrame, report: DefenceReport | Mapping[str, Any],
                 results: Mapping[str, Any] | None = None, repo_id: str = DEFAULT_REPO_ID,
                 ratings: pd.DataFrame | None = None) -> str:
@@ -110,7 +92,7 @@ def render_card(frame: pd.DataFrame, report: DefenceReport | Mapping[str, Any],
         "themes": ", ".join(themes) or "none",
         "length_table": length_table(frame),
         **card_values(_report(report)),
-        "analyses_section": analyses_section(results),
+        "analyses_section": card_section(results),
     }
     body = fill((cards_dir() / "dataset_card.md").read_text(encoding="utf-8"), values)
     return front_matter(frame, ratings) + "\n" + body
