@@ -14,6 +14,7 @@ finds any narrative somewhat emotional):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,67 +46,97 @@ def _percentile(value: float, reference: np.ndarray) -> float:
     return float((reference < value).mean() + 0.5 * (reference == value).mean())
 
 
+@dataclass
+class _Scores:
+    """Classifier and bag-of-words scores of the new items, their clinical partners and the
+    shipped neutrals (the references every new neutral is judged against)."""
+
+    classifier: str
+    p_emotional: dict[str, float]
+    top: dict[str, str]
+    bow: dict[str, float]
+    ref_p_emotional: np.ndarray
+    ref_bow: np.ndarray
+
+    def quantile(self, ref: np.ndarray) -> float:
+        return float(np.quantile(ref, REFERENCE_QUANTILE)) if len(ref) else float("nan")
+
+
+def _score(items: pd.DataFrame, classifier_spec: str, device: str) -> _Scores:
+    base, _ = read_battery_with_findings()
+    base_text = dict(zip(base["id"], base["text"], strict=True))
+    new_ids = items["id"].tolist()
+    wanted = {sibling_id(i, "clinical") for i in items.loc[items["split"] == "neutral", "id"]}
+    partners = sorted((wanted - set(new_ids)) & set(base_text))
+    ids = new_ids + partners
+    texts = items["text"].tolist() + [base_text[c] for c in partners]
+    ref_neutral = base.loc[base["split"] == "neutral", "text"].tolist()
+    clf = build_classifier(classifier_spec, device=device)
+    probs = clf.predict_proba(texts + ref_neutral)
+    pe = p_emotional(probs)
+    return _Scores(
+        classifier=clf.name,
+        p_emotional=dict(zip(ids, pe[:len(ids)].tolist(), strict=True)),
+        top=dict(zip(new_ids, top_emotion(probs[:len(new_ids)]), strict=True)),
+        bow=dict(zip(ids, item_scores(base, texts).tolist(), strict=True)),
+        ref_p_emotional=pe[len(ids):],
+        ref_bow=_reference_bow(base) if ref_neutral else np.array([]))
+
+
+def _judge(rec: dict, sc: _Scores) -> tuple[dict, list[tuple[str, str]]]:
+    """One new item's row for the report and its warnings (code, message)."""
+    item_id, split = rec["id"], rec["split"]
+    pe, bow = sc.p_emotional[item_id], sc.bow[item_id]
+    row = {"id": item_id, "split": split, "p_emotional": round(pe, 4),
+           "predicted_emotion": sc.top[item_id], "bow_p_clinical": round(bow, 4)}
+    warnings: list[tuple[str, str]] = []
+    q_pe, q_bow = sc.quantile(sc.ref_p_emotional), sc.quantile(sc.ref_bow)
+    if split in ("neutral", "complex_neutral") and len(sc.ref_p_emotional):
+        row["p_emotional_percentile_among_neutrals"] = round(
+            _percentile(pe, sc.ref_p_emotional), 4)
+        if pe > q_pe:
+            warnings.append(("defence-emotional-neutral",
+                             f"classifier {sc.classifier} gives P(emotional) {pe:.2f} (reads "
+                             f"as {sc.top[item_id]}), above {REFERENCE_QUANTILE:.0%} of the "
+                             f"shipped neutrals (their {REFERENCE_QUANTILE:.0%} quantile: "
+                             f"{q_pe:.2f})"))
+    if split != "neutral":
+        return row, warnings
+    clinical = sibling_id(item_id, "clinical")
+    if clinical in sc.p_emotional:
+        row["clinical_p_emotional"] = round(sc.p_emotional[clinical], 4)
+        if pe >= sc.p_emotional[clinical]:
+            warnings.append(("defence-pair-emotional",
+                             f"P(emotional) {pe:.2f} is not below its clinical item {clinical} "
+                             f"({sc.p_emotional[clinical]:.2f})"))
+        if bow >= sc.bow[clinical]:
+            warnings.append(("defence-pair-lexical",
+                             f"a bag of words scores it as more clinical ({bow:.2f}) than its "
+                             f"clinical item {clinical} ({sc.bow[clinical]:.2f})"))
+    if len(sc.ref_bow) and bow > q_bow:
+        row["bow_percentile_among_neutrals"] = round(_percentile(bow, sc.ref_bow), 4)
+        warnings.append(("defence-lexical",
+                         f"a bag of words trained on the battery gives P(clinical) {bow:.2f}, "
+                         f"above {REFERENCE_QUANTILE:.0%} of the shipped neutrals "
+                         f"({q_bow:.2f}): its vocabulary gives it away"))
+    return row, warnings
+
+
 def add_item_defence(report: GateReport, paths: Sequence[str | Path], classifier_spec: str,
                      device: str = "cpu") -> GateReport:
+    """Score the new items and add the per-item warnings and table to the gate report."""
     raw = pd.concat([read_items(p) for p in paths], ignore_index=True)
     items, _ = complete_items(raw)
     items = items[items["split"].notna()].reset_index(drop=True)
-    base, _ = read_battery_with_findings()
-    texts = items["text"].tolist()
-    new_text = dict(zip(items["id"], texts, strict=True))
-    base_text = dict(zip(base["id"], base["text"], strict=True))
-    neutral_ids = items.loc[items["split"] == "neutral", "id"]
-    partner_of = {i: sibling_id(i, "clinical") for i in neutral_ids}
-    partners = sorted({c for c in partner_of.values() if c not in new_text and c in base_text})
-    ref_neutral = base.loc[base["split"] == "neutral", "text"].tolist()
-    clf = build_classifier(classifier_spec, device=device)
-    probs = clf.predict_proba(texts + [base_text[c] for c in partners] + ref_neutral)
-    pe_all = p_emotional(probs)
-    pe = pe_all[:len(texts)]
-    pe_of = {**dict(zip(items["id"], pe, strict=True)),
-             **dict(zip(partners, pe_all[len(texts):len(texts) + len(partners)], strict=True))}
-    ref_pe = pe_all[len(texts) + len(partners):]
-    top = top_emotion(probs[:len(texts)])
-    p_clin = item_scores(base, texts + [base_text[c] for c in partners])
-    bow_of = dict(zip([*items["id"], *partners], p_clin, strict=True))
-    ref_bow = _reference_bow(base) if ref_neutral else np.array([])
-    q_pe = float(np.quantile(ref_pe, REFERENCE_QUANTILE)) if len(ref_pe) else float("nan")
-    q_bow = float(np.quantile(ref_bow, REFERENCE_QUANTILE)) if len(ref_bow) else float("nan")
+    scores = _score(items, classifier_spec, device)
     rows = []
-    for i, rec in enumerate(items.to_dict(orient="records")):
-        row = {"id": rec["id"], "split": rec["split"], "p_emotional": round(float(pe[i]), 4),
-               "predicted_emotion": top[i], "bow_p_clinical": round(float(p_clin[i]), 4)}
-        where = (rec["id"], rec["_file"], int(rec["_line"]))
-        if rec["split"] in ("neutral", "complex_neutral") and len(ref_pe):
-            row["p_emotional_percentile_among_neutrals"] = round(_percentile(pe[i], ref_pe), 4)
-            if pe[i] > q_pe:
-                report.findings.append(Finding(
-                    "defence-emotional-neutral", f"classifier {clf.name} gives P(emotional) "
-                    f"{pe[i]:.2f} (reads as {top[i]}), above {REFERENCE_QUANTILE:.0%} of the "
-                    f"shipped neutrals (their {REFERENCE_QUANTILE:.0%} quantile: {q_pe:.2f})",
-                    *where, severity="warning"))
-        if rec["split"] == "neutral":
-            clinical = partner_of[rec["id"]]
-            if clinical in pe_of:
-                row["clinical_p_emotional"] = round(float(pe_of[clinical]), 4)
-                if pe[i] >= pe_of[clinical]:
-                    report.findings.append(Finding(
-                        "defence-pair-emotional", f"P(emotional) {pe[i]:.2f} is not below its "
-                        f"clinical item {clinical} ({pe_of[clinical]:.2f})", *where,
-                        severity="warning"))
-                if bow_of[rec["id"]] >= bow_of[clinical]:
-                    report.findings.append(Finding(
-                        "defence-pair-lexical", f"a bag of words scores it as more clinical "
-                        f"({bow_of[rec['id']]:.2f}) than its clinical item {clinical} "
-                        f"({bow_of[clinical]:.2f})", *where, severity="warning"))
-            if len(ref_bow) and p_clin[i] > q_bow:
-                row["bow_percentile_among_neutrals"] = round(_percentile(p_clin[i], ref_bow), 4)
-                report.findings.append(Finding(
-                    "defence-lexical", f"a bag of words trained on the battery gives P(clinical) "
-                    f"{p_clin[i]:.2f}, above {REFERENCE_QUANTILE:.0%} of the shipped neutrals "
-                    f"({q_bow:.2f}): its vocabulary gives it away", *where, severity="warning"))
+    for rec in items.to_dict(orient="records"):
+        row, warnings = _judge(rec, scores)
         rows.append(row)
-    report.extra["defence"] = {"classifier": clf.name, "reference_quantile": REFERENCE_QUANTILE,
-                               "neutral_p_emotional_reference": round(q_pe, 4),
-                               "neutral_bow_reference": round(q_bow, 4), "items": rows}
+        report.findings += [Finding(code, message, rec["id"], rec["_file"], int(rec["_line"]),
+                                    severity="warning") for code, message in warnings]
+    report.extra["defence"] = {
+        "classifier": scores.classifier, "reference_quantile": REFERENCE_QUANTILE,
+        "neutral_p_emotional_reference": round(scores.quantile(scores.ref_p_emotional), 4),
+        "neutral_bow_reference": round(scores.quantile(scores.ref_bow), 4), "items": rows}
     return report
