@@ -12,12 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._util.atomic import atomic_write_text
+from ._util.atomic import OutputPathError, check_output_path, write_output_text
 from ._util.progress import progress_enabled
 from ._version import __version__
 from .analyses.config import METHODS
 from .analyses.suite import AnalyzeConfig, run_suite
 from .core.battery import battery_frame
+from .core.paths import stimuli_dir
 from .core.summary import battery_summary, format_summary
 from .errors import (
     EXIT_FINDINGS,
@@ -35,6 +36,7 @@ from .validators.classifier import build_classifier, head_path
 from .validators.defence import StructuralSummary, run_defence
 from .validators.gate import FORMATTERS, GateReport, check_battery, format_text, run_gate
 from .validators.item_defence import add_item_defence
+from .validators.keyword_screen import screen_text
 from .validators.lexicon import load_lexicon
 from .validators.report import headline, render_markdown, write_report
 from .validators.train_classifier import compare_head, save_head, train
@@ -47,7 +49,10 @@ def _add_format(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "j
 
 def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", metavar="FILE",
-                   help="also write the report to FILE (atomically)")
+                   help="also write the report to FILE (atomically; FILE must be a regular "
+                   "file or a new path, never an input; nothing is written on exit 2)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="if FILE is a symbolic link, write to its target (refused otherwise)")
 
 
 # One function per command: each adds its subparser and its options.
@@ -193,10 +198,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _checked_output(args: argparse.Namespace) -> str | None:
+    """Judge ``--output`` before any work: the path to write (a followed symbolic link resolved),
+    or a UsageError for a folder, device, FIFO, socket, unfollowed link, a path under a
+    non-folder, or one of the run's inputs (the files given, --lexicon, the battery's stimuli)."""
+    output = getattr(args, "output", None)
+    if not output:
+        return None
+    inputs = list(getattr(args, "files", None) or [])
+    if getattr(args, "lexicon", None):
+        inputs.append(args.lexicon)
+    try:
+        shipped = [p for p in stimuli_dir().iterdir() if p.is_file()]
+    except OSError:  # no battery here: the command itself will say so
+        shipped = []
+    inputs += shipped
+    try:
+        return str(check_output_path(output, inputs=inputs,
+                                     follow_symlinks=getattr(args, "follow_symlinks", False)))
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _emit(text: str, output: str | None) -> None:
-    sys.stdout.write(text)
+    """Write the report to ``output`` (already judged by :func:`_checked_output`) and stdout.
+    The file goes first, so a refused or failed write leaves nothing half-said on stdout."""
     if output:
-        atomic_write_text(output, text)
+        try:
+            write_output_text(output, text)
+        except OutputPathError as exc:
+            raise UsageError(str(exc)) from None
+    sys.stdout.write(text)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -260,12 +292,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_screen(args: argparse.Namespace) -> int:
     text = " ".join(args.text) if args.text else sys.stdin.read()
-    hits = load_lexicon().screen(text)
+    hits = screen_text(text)  # normalised first: hidden or look-alike characters do not hide
     if args.format == "json":
         sys.stdout.write(json.dumps([h.__dict__ for h in hits], indent=2) + "\n")
     else:
         for h in hits:
-            sys.stdout.write(f"{h.start}-{h.end}\t{h.matched}\t{'/'.join(h.emotions)}\t"
+            shown = h.matched if h.matched.isprintable() else ascii(h.matched)[1:-1]
+            sys.stdout.write(f"{h.start}-{h.end}\t{shown}\t{'/'.join(h.emotions)}\t"
                              f"{h.term}\n")
         sys.stdout.write(f"{len(hits)} hit(s)\n")
     return EXIT_FINDINGS if hits else EXIT_OK
@@ -403,9 +436,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if getattr(args, "output", None):
+            args.output = _checked_output(args)
         return COMMANDS[args.command](args)
     except AffectBatteryError as exc:
-        print(f"affect-battery {args.command}: error: {exc}", file=sys.stderr)
+        # Exit 2: nothing was written to --output, and a report from an earlier run was left as
+        # it was; say so, on the same line, so CI does not read a stale report as this run's.
+        note = (f" (no report written to {args.output})"
+                if exc.exit_code == EXIT_USAGE and getattr(args, "output", None) else "")
+        print(f"affect-battery {args.command}: error: {exc}{note}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our output went away (e.g. `| head -1`): not an error of ours or theirs.

@@ -1,6 +1,7 @@
 """The CI gate: new items are checked together with the shipped battery.
 
-New items must be well-formed, keyword-free (or keyword-rich where they should be), matched to
+New items must be well-formed, keyword-free (or keyword-rich where they should be), free of
+control, bidirectional, invisible and mixed-script characters (``unicode_safety``), matched to
 their partners, free of id collisions and near-duplicates of existing texts. A file that is one
 of the battery's own source files replaces its shipped version, so the gate can run on edits of
 the battery itself (pre-commit, pull requests) as well as on new files.
@@ -20,10 +21,11 @@ from .._version import __version__
 from ..core.battery import read_battery_with_findings
 from ..core.findings import Finding
 from ..core.ids import BadId, parse_id
-from ..core.items import complete_items, read_items
+from ..core.items import complete_items, printable, read_items
 from ..core.schema import DEFAULT_CONFIG, IntegrityConfig, summarise, validate_frame
 from .keyword_screen import keyword_findings
 from .lexicon import Lexicon
+from .unicode_safety import unicode_findings
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -91,6 +93,7 @@ def check_items(new: pd.DataFrame, base: pd.DataFrame | None, *, strict: bool = 
             findings.append(f)
     valid_new = new[_valid_id_rows(new)]
     findings += keyword_findings(valid_new, lexicon)
+    findings += unicode_findings(valid_new)
     return _sorted(findings)
 
 
@@ -140,7 +143,8 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 # ---- output formats ------------------------------------------------------------------------
 
 def format_text(report: GateReport) -> str:
-    lines = [str(f) for f in report.findings]
+    # ids (and any other given value) are printed escaped: one finding is always one line
+    lines = [printable(str(f)) for f in report.findings]
     n_err = len(report.errors)
     status = "OK" if not n_err else "FAILED"
     detail = ", ".join(f"{k}: {v}" for k, v in summarise(report.findings).items())
@@ -172,7 +176,7 @@ def format_github(report: GateReport) -> str:
         props.append(f"title={_gh_escape(f'affect-battery {f.code}', True)}")
         level = "error" if f.severity == "error" else "warning"
         msg = f"{f.item_id}: {f.message}" if f.item_id else f.message
-        lines.append(f"::{level} {','.join(props)}::{_gh_escape(msg)}")
+        lines.append(f"::{level} {','.join(props)}::{_gh_escape(printable(msg))}")
     lines.append(format_text(GateReport(report.files, report.n_items, [], report.strict))
                  .strip() if not report.errors else
                  f"FAILED: {report.n_items} items checked, {len(report.errors)} error(s)")

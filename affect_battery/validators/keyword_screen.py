@@ -3,6 +3,11 @@
 Every split except keyword_rich must have zero hits of any category; a keyword_rich twin must
 carry at least ``min_own_terms`` hits of its own emotion (it is the positive control).
 :func:`keyword_section` is the same screen summarised for the defence report.
+
+Every text is screened through :func:`screen_text`: the lexicon runs on the Unicode-normalised
+text (``unicode_safety.normalise``: NFKC, invisible and control characters removed, look-alike
+letters folded), so "fur\u200dious" or "ｆｕｒｉｏｕｓ" is caught, and each hit is reported at its
+offsets in the original text, its ``matched`` being the original characters.
 """
 
 from __future__ import annotations
@@ -13,12 +18,30 @@ import pandas as pd
 
 from ..core.constants import SPLITS
 from ..core.findings import Finding
-from .lexicon import Lexicon, load_lexicon, own_emotion_hits
+from .lexicon import Hit, Lexicon, load_lexicon, own_emotion_hits
 from .records import Record
+from .unicode_safety import normalise
 
 MIN_OWN_TERMS = 2
 ALLOWED_SPLIT = "keyword_rich"
 """The only split whose items may contain lexicon terms."""
+
+
+def screen_text(text: str, lexicon: Lexicon | None = None) -> list[Hit]:
+    """Lexicon hits in the normalised ``text``, with offsets and ``matched`` in the original."""
+    lexicon = lexicon or load_lexicon()
+    if not isinstance(text, str) or not text:
+        return []
+    if text.isascii() and text.isprintable():  # nothing to normalise (the common case)
+        return lexicon.screen(text)
+    norm = normalise(text)
+    if not norm.changed:
+        return lexicon.screen(text)
+    out = []
+    for h in lexicon.screen(norm.text):
+        start, end = norm.span(h.start, h.end)
+        out.append(Hit(h.term, text[start:end], h.emotions, start, end))
+    return out
 
 
 def keyword_findings(frame: pd.DataFrame, lexicon: Lexicon | None = None,
@@ -30,7 +53,7 @@ def keyword_findings(frame: pd.DataFrame, lexicon: Lexicon | None = None,
         item_id, file = rec.get("id"), rec.get("_file")
         line = rec.get("_line")
         line = None if line is None or pd.isna(line) else int(line)
-        hits = lexicon.screen(rec["text"])
+        hits = screen_text(rec["text"], lexicon)
         if rec.get("split") == ALLOWED_SPLIT:
             emotion = rec.get("source_emotion") or rec.get("emotion")
             own = own_emotion_hits(hits, emotion)
@@ -64,7 +87,7 @@ class KeywordScreenSection(Record):
 def keyword_section(frame: pd.DataFrame, lexicon: Lexicon | None = None) -> KeywordScreenSection:
     """Lexicon hits per item (added to ``frame`` as ``lexicon_hits``), counted by split."""
     lexicon = lexicon or load_lexicon()
-    frame["lexicon_hits"] = [len(lexicon.screen(t)) for t in frame["text"]]
+    frame["lexicon_hits"] = [len(screen_text(t, lexicon)) for t in frame["text"]]
     hit = frame["lexicon_hits"] > 0
     return KeywordScreenSection(
         lexicon_surface_forms=lexicon.surface_forms(),
