@@ -33,6 +33,7 @@ analyze: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_gate.py
+	$(BIN)/python benchmarks/bench_gate_startup.py
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_analyses.py
 
