@@ -35,6 +35,16 @@ def exported(tmp_path_factory, report) -> Path:
     return export(tmp_path_factory.mktemp("hub") / "out", report)
 
 
+def _offline_probe(probe: str, cache: Path) -> tuple[dict, str]:
+    """Run ``probe`` in a fresh interpreter with the Hub offline; its last stdout line is JSON."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "HF_DATASETS_CACHE": str(cache)}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
 def test_load_dataset_offline_reads_the_export(exported):
     probe = (
         "import json, datasets\n"
@@ -45,19 +55,14 @@ def test_load_dataset_offline_reads_the_export(exported):
         "  'names': f.names, 'is_label': type(f).__name__, 'clinical': c.num_rows,\n"
         "  'first': [c[0]['id'], f.int2str(c[0]['emotion']), c[0]['domain']]}))\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "HF_DATASETS_CACHE": str(exported.parent / "cache")}
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info, stderr = _offline_probe(probe, exported.parent / "cache")
     assert info["splits"] == {"clinical": 192, "neutral": 192, "moderate": 48,
                               "keyword_rich": 96, "complex_neutral": 48}
     assert info["is_label"] == "ClassLabel" and info["names"] == list(LABELS)
     assert info["clinical"] == 192
     item_id, emotion, domain = info["first"]
     assert item_id.startswith("C-") and emotion == item_id.split("-")[1] and domain >= 1
-    assert "malformed" not in proc.stderr
+    assert "malformed" not in stderr
 
 
 def test_export_is_deterministic_and_round_trips(exported, report, tmp_path):
@@ -195,12 +200,7 @@ def test_export_ships_norm_columns_and_the_norms_config(exported):
         "  'rating_cols': r.column_names, 'norm_n': d[0]['norm_n'],\n"
         "  'current': sum(r['current'])}))\n"
     )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "HF_DATASETS_CACHE": str(exported.parent / "cache-norms")}
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info, _stderr = _offline_probe(probe, exported.parent / "cache-norms")
     assert {"norm_n", "norm_agreement", "norm_intensity_mean", "norm_intensity_sd",
             "norm_p_none"} <= set(info["cols"])
     assert info["n_ratings"] >= 1440 and 0 < info["current"] <= info["n_ratings"]

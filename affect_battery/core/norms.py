@@ -9,7 +9,6 @@ recomputed. The protocol that produced the ratings is ``data/norms/PROTOCOL.md``
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from ..errors import InputError
 from .columns import NORM_COLUMNS, RATING_COLUMNS
 from .constants import NONE, NORM_LABELS
+from .jsonl import iter_jsonl
 from .paths import data_dir
 
 RATING_FIELDS: tuple[str, ...] = ("reader", "rater_type", "round", "cycle", "list",
@@ -48,13 +48,7 @@ def load_ratings(path: str | Path | None = None) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame({f: pd.Series(dtype=object) for f in RATING_FIELDS})
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON ({exc.msg})", str(path), lineno) from None
+    for lineno, row in iter_jsonl(path):
         missing = [f for f in RATING_FIELDS if f not in row]
         if missing or row.get("label") not in NORM_LABELS:
             raise InputError(f"not a rating (missing {missing or 'a valid label'})", str(path),

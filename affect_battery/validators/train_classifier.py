@@ -13,7 +13,6 @@ whole battery and weights within ``WEIGHT_ATOL``; exact bytes are reported, not 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 from .._util.atomic import atomic_write_bytes
 from ..core.battery import battery_frame
 from ..core.constants import LABELS
+from ..core.jsonl import iter_jsonl
 from ..core.paths import package_data_dir
 from ..errors import InputError
 from .classifier import MiniLMEncoder
@@ -45,13 +45,7 @@ def load_corpus(path: str | Path | None = None) -> tuple[list[str], list[str], s
         raise InputError("training corpus not found", str(path))
     raw = path.read_bytes()
     texts, labels = [], []
-    for lineno, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON ({exc.msg})", str(path), lineno) from None
+    for lineno, obj in iter_jsonl(path, raw.decode("utf-8")):
         if obj.get("label") not in LABELS or not isinstance(obj.get("text"), str):
             raise InputError(f"need 'text' and a 'label' in {', '.join(LABELS)}", str(path),
                              lineno)
