@@ -16,7 +16,7 @@ def data_dir() -> Path:
     """The battery's data root: ``$AFFECT_BATTERY_DATA`` if set, else :func:`package_data_dir`.
 
     The override points the loader, gate and reports at another battery (stimuli/ and, if
-    present, blind_read/); tools that belong to the package (lexicon, classifier) stay put.
+    present, norms/); tools that belong to the package (lexicon, classifier) stay put.
     """
     override = os.environ.get("AFFECT_BATTERY_DATA")
     if override:
