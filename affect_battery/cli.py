@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._util.atomic import OutputPathError, check_output_path, write_output_text
+from ._util.atomic import check_output_path, write_output_text
 from ._util.progress import progress_enabled
 from ._version import __version__
 from .analyses.config import METHODS
@@ -213,21 +213,15 @@ def _checked_output(args: argparse.Namespace) -> str | None:
     except OSError:  # no battery here: the command itself will say so
         shipped = []
     inputs += shipped
-    try:
-        return str(check_output_path(output, inputs=inputs,
-                                     follow_symlinks=getattr(args, "follow_symlinks", False)))
-    except OutputPathError as exc:
-        raise UsageError(str(exc)) from None
+    return str(check_output_path(output, inputs=inputs,
+                                 follow_symlinks=getattr(args, "follow_symlinks", False)))
 
 
 def _emit(text: str, output: str | None) -> None:
     """Write the report to ``output`` (already judged by :func:`_checked_output`) and stdout.
     The file goes first, so a refused or failed write leaves nothing half-said on stdout."""
     if output:
-        try:
-            write_output_text(output, text)
-        except OutputPathError as exc:
-            raise UsageError(str(exc)) from None
+        write_output_text(output, text)  # refusals are UsageErrors: one line, exit 2
     sys.stdout.write(text)
 
 

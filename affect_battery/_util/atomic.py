@@ -14,12 +14,11 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..errors import UsageError
 
-class OutputPathError(ValueError):
-    """A user-named output path that must not be written; ``str(exc)`` is one line.
 
-    ``_util`` sits below ``errors``, so the CLI turns this into a ``UsageError``.
-    """
+class OutputPathError(UsageError):
+    """A user-named output path that must not be written; ``str(exc)`` is one line (exit 2)."""
 
 
 def _umask() -> int:
