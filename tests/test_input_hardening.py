@@ -122,7 +122,10 @@ def test_unreadable_jsonl_permission_denied():
         f.chmod(0o000)
         drop = ("os.setgroups([]); os.setgid(65534); os.setuid(65534)"
                 if os.geteuid() == 0 else "pass")
-        script = ("import os, sys\nfrom affect_battery.cli import main\n"
+        # the command's module is imported before the drop too (the CLI imports it lazily, and
+        # the unprivileged user may not be able to read this interpreter's standard library)
+        script = ("import os, sys\nfrom affect_battery.cli import command, main\n"
+                  "command('gate')\n"
                   f"{drop}\nsys.exit(main(['gate', '--no-battery', {str(f)!r}]))\n")
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                               cwd=Path(__file__).resolve().parents[1], timeout=120)
