@@ -252,3 +252,79 @@ def test_csv_blank_and_crlf_lines_read_as_before(tmp_path, capsys):
     code, out, err = gate([str(f), "--format", "json"], capsys)
     assert code in (0, 1) and err == ""
     assert json.loads(out)["n_items"] == len(items)
+
+
+# ---- one bad row never hides the checks of the others ----------------------------------------
+
+def test_schema_error_does_not_hide_cross_row_checks(tmp_path, capsys):
+    # Item 1 breaks the row schema (domain 7); the clean pair that follows has a neutral far
+    # too short for its clinical, and a third item copies the bad row's text. Every one of
+    # those problems must be reported, not only the schema error.
+    good = scenario_items("fear", 1, 1, seed=3)[:2]
+    good[1]["text"] = "Short text."
+    bad = {"id": "C-anger-d7-9", "text": good[0]["text"] + " Extra words here."}
+    copy = {"id": "C-joy-d2-1", "text": bad["text"]}
+    f = write_jsonl(tmp_path / "new.jsonl", [bad, *good, copy])
+    code, out, _ = gate(["--format", "json", str(f)], capsys)
+    assert code == 1
+    found = {(x["item_id"], x["code"]) for x in json.loads(out)["findings"]}
+    assert ("C-anger-d7-9", "schema") in found
+    assert ("N-fear-d1-1", "pair-length") in found
+    assert ("C-joy-d2-1", "duplicate-text") in found
+    # the joy item's missing neutral is reported, the anger row's is not (its schema error is)
+    assert ("C-joy-d2-1", "dangling-link") in found
+    assert ("C-anger-d7-9", "dangling-link") not in found
+
+
+def test_link_to_a_bad_row_is_not_reported_again_as_dangling(tmp_path, capsys):
+    clinical, neutral = scenario_items("fear", 1, 1, seed=4)[:2]
+    clinical["version_added"] = "soon"  # breaks the schema (a version is X.Y.Z)
+    f = write_jsonl(tmp_path / "new.jsonl", [clinical, neutral])
+    code, out, _ = gate(["--format", "json", str(f)], capsys)
+    found = {(x["item_id"], x["code"]) for x in json.loads(out)["findings"]}
+    assert code == 1
+    assert ("C-fear-d1-1", "schema") in found
+    assert not any(c == "dangling-link" for _, c in found), found
+
+
+# ---- the parquet files that `export` writes ---------------------------------------------------
+
+def _export_style_parquet(path: Path, items: list[dict]) -> Path:
+    """A parquet written the way ``export`` writes a split: HF features in the schema metadata,
+    the emotion as an integer class label, and the descriptive norm columns."""
+    import pyarrow.parquet as pq
+
+    from affect_battery.core.battery import with_norms
+    from affect_battery.core.columns import arrow_table
+    from affect_battery.core.items import complete_items, read_items
+
+    raw = read_items(write_jsonl(path.with_suffix(".jsonl"), items))
+    frame, _ = complete_items(raw)
+    pq.write_table(arrow_table(with_norms(frame)), path)
+    return path
+
+
+def test_gate_reads_the_export_parquet_with_integer_class_labels(tmp_path, capsys):
+    items = scenario_items("sadness", 2, 1, seed=5)[:2]
+    f = _export_style_parquet(tmp_path / "clinical-00000-of-00001.parquet", items)
+    import pyarrow.parquet as pq
+    assert pq.read_table(f).column("emotion").type == "int64"  # what a Hub export holds
+    code, out, err = gate(["--format", "json", str(f)], capsys)
+    assert "Traceback" not in err and code in (0, 1), err
+    report = json.loads(out)
+    assert report["n_items"] == 2
+    # decoded back to names: no id-mismatch on emotion, no unknown norm columns
+    assert not [x for x in report["findings"] if x["code"] in ("id-mismatch", "bad-value")]
+
+
+def test_export_parquet_with_out_of_range_class_label(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    items = scenario_items("sadness", 2, 1, seed=5)[:2]
+    f = _export_style_parquet(tmp_path / "c.parquet", items)
+    table = pq.read_table(f)
+    i = table.column_names.index("emotion")
+    table = table.set_column(i, table.schema.field(i), pa.array([3, 99], type=pa.int64()))
+    pq.write_table(table, f)
+    assert_one_line_exit_two(*gate([str(f)], capsys), f"{f}:2", "class label 99")

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
-from .columns import COLUMNS, STIMULUS_SPEC, is_missing
+from .columns import COLUMNS, NORM_COLUMNS, STIMULUS_SPEC, is_missing
 from .constants import REQUIRED_INPUT_COLUMNS
 from .findings import Finding, InputError
 from .ids import BadId, derived_fields
@@ -202,16 +202,60 @@ def _read_csv(path: Path, label: str) -> list[dict[str, Any]]:
 
 
 def _read_parquet(path: Path, label: str) -> list[dict[str, Any]]:
+    """Rows of a parquet file, including a split file of this package's own Hub export.
+
+    An export stores class-label columns (``emotion``) as integers, with the label names in the
+    Hugging Face features of the file's schema metadata; they are decoded back to names here, so
+    ``gate data/clinical-00000-of-00001.parquet`` reads what ``export`` wrote. The export's
+    descriptive columns (the reading norms) are not inputs and are dropped.
+    """
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises many types for unreadable files
         msg = f"cannot read PARQUET: {exc}".splitlines()[0] if str(exc) else \
             f"cannot read PARQUET ({type(exc).__name__})"
         raise InputError(printable(msg), label) from None
-    rows = frame.to_dict(orient="records")
+    labels = _class_label_names(table.schema.metadata or {})
+    if labels:
+        keep = [c for c in table.column_names if c not in NORM_COLUMNS]
+        table = table.select(keep)
+    try:
+        rows = table.to_pylist()
+    except Exception as exc:  # e.g. nested or extension types pyarrow cannot turn into Python
+        raise InputError(printable(f"cannot read PARQUET rows ({type(exc).__name__})"),
+                         label) from None
     for i, row in enumerate(rows):
+        for col, names in labels.items():
+            value = row.get(col)
+            if isinstance(value, int) and not isinstance(value, bool):
+                if not 0 <= value < len(names):
+                    raise InputError(f"column {col!r}: class label {value} is out of range "
+                                     f"(0-{len(names) - 1})", label, 1 + i,
+                                     _shown_id(row.get("id")))
+                row[col] = names[value]
         row["_line"] = 1 + i  # parquet has rows, not lines: report the 1-based row
     return rows
+
+
+def _class_label_names(metadata: dict[bytes, bytes]) -> dict[str, list[str]]:
+    """``{column: label names}`` for the ClassLabel columns of a ``datasets``-written parquet
+    (its schema metadata holds ``{"info": {"features": ...}}`` under the key ``huggingface``)."""
+    raw = metadata.get(b"huggingface")
+    if not raw:
+        return {}
+    try:
+        features = json.loads(raw)["info"]["features"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return {}
+    out: dict[str, list[str]] = {}
+    if isinstance(features, dict):
+        for name, feat in features.items():
+            if (isinstance(feat, dict) and feat.get("_type") == "ClassLabel"
+                    and isinstance(feat.get("names"), list)):
+                out[str(name)] = [str(n) for n in feat["names"]]
+    return out
 
 
 def _check_int(col: str, value: Any, label: str, line: int, rid: str | None) -> None:

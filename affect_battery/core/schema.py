@@ -93,8 +93,11 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.to_dict(orient="records")
 
 
-def row_schema_findings(frame: pd.DataFrame) -> list[Finding]:
-    """Run the pandera model lazily and turn each failure case into a finding."""
+def row_schema_findings(frame: pd.DataFrame, bad_rows: set[int] | None = None
+                        ) -> list[Finding]:
+    """Run the pandera model lazily and turn each failure case into a finding; the index of
+    every row that breaks a rule (other than id uniqueness) is added to ``bad_rows``."""
+    bad_rows = set() if bad_rows is None else bad_rows
     try:
         BatteryRow.validate(frame, lazy=True)
     except SchemaErrors as exc:
@@ -116,6 +119,8 @@ def row_schema_findings(frame: pd.DataFrame) -> list[Finding]:
                 message = f"column {column!r} value {value!r} fails {check}"
             findings.append(Finding(code, message, item_id, file, line,
                                     details={"column": column, "check": check}))
+            if code == "schema":
+                bad_rows.add(int(index))
         return findings
     return []
 
@@ -143,7 +148,7 @@ def link_findings(frame: pd.DataFrame) -> list[Finding]:
                                    item_id, file, line))
             elif link not in index:
                 out.append(Finding("dangling-link", f"matched_control_id {link!r} does not "
-                                   "exist", item_id, file, line))
+                                   "exist", item_id, file, line, details={"target": link}))
             else:
                 partner = index[link]
                 if partner["split"] != partner_split:
@@ -164,7 +169,7 @@ def link_findings(frame: pd.DataFrame) -> list[Finding]:
                                    item_id, file, line))
             elif source not in index:
                 out.append(Finding("dangling-link", f"source_id {source!r} does not exist",
-                                   item_id, file, line))
+                                   item_id, file, line, details={"target": source}))
             elif index[source]["split"] != "clinical":
                 out.append(Finding("bad-link", f"source_id {source!r} is not a clinical item",
                                    item_id, file, line))
@@ -334,18 +339,29 @@ def count_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -
 
 def validate_frame(frame: pd.DataFrame, strict: bool = True,
                    cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
-    """All structural rules. ``strict`` adds completeness (counts); draft mode skips only that."""
-    findings = row_schema_findings(frame)
-    if findings:
-        # cross-row rules assume well-typed rows; report type problems first
-        return findings
-    findings += link_findings(frame)
-    findings += length_findings(frame, cfg)
-    findings += pair_findings(frame, cfg)
-    findings += duplicate_findings(frame, cfg)
+    """All structural rules. ``strict`` adds completeness (counts); draft mode skips only that.
+
+    A row that breaks the row schema (say ``domain`` 7) is reported and left out of the
+    cross-row rules, which assume well-typed rows; every other item still gets its link, pair,
+    length and duplicate checks, so one bad row never hides the problems of the rest. A link to
+    a left-out row is not reported again as dangling: the row's own error says what to fix.
+    """
+    bad: set[int] = set()
+    findings = row_schema_findings(frame, bad)
+    if any(f.code == "schema" and f.item_id is None for f in findings):
+        return findings  # a whole column is unusable: no row can be checked against another
+    bad &= set(frame.index)
+    rows = frame.drop(index=sorted(bad)) if bad else frame
+    left_out = set(frame.loc[sorted(bad), "id"]) if bad else set()
+    cross = link_findings(rows)
+    cross = [f for f in cross if not (f.code == "dangling-link"
+                                      and f.details.get("target") in left_out)]
+    cross += length_findings(rows, cfg)
+    cross += pair_findings(rows, cfg)
+    cross += duplicate_findings(frame, cfg)  # needs only ids and texts, which every row has
     if strict:
-        findings += count_findings(frame, cfg)
-    return findings
+        cross += count_findings(rows, cfg)
+    return findings + cross
 
 
 def summarise(findings: Iterable[Finding]) -> dict[str, int]:
