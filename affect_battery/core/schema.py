@@ -8,7 +8,7 @@ counts, near-duplicates) are plain functions over the frame that yield findings 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -30,7 +30,7 @@ from .constants import (
 )
 from .findings import Finding
 from .ids import ID_PATTERN, make_id, parse_id
-from .textstats import character_names, word_shingles
+from .textstats import names_differ, word_shingles
 
 
 class BatteryRow(pa.DataFrameModel):
@@ -125,6 +125,14 @@ def row_schema_findings(frame: pd.DataFrame, bad_rows: set[int] | None = None
     return []
 
 
+def _focused(rows: list[dict], focus: Collection[str] | None) -> list[dict]:
+    """The rows to judge: all of them, or those whose id is in ``focus`` (the gate's new items;
+    the shipped battery's own findings would be discarded anyway, so they are not computed)."""
+    if focus is None:
+        return rows
+    return [row for row in rows if row["id"] in focus]
+
+
 def _first_by_id(rows: list[dict]) -> dict[str, dict]:
     first: dict[str, dict] = {}
     for row in rows:
@@ -132,12 +140,13 @@ def _first_by_id(rows: list[dict]) -> dict[str, dict]:
     return first
 
 
-def link_findings(frame: pd.DataFrame) -> list[Finding]:
-    """Clinical <-> neutral links resolve both ways; moderate/keyword-rich point at a clinical."""
+def link_findings(frame: pd.DataFrame, focus: Collection[str] | None = None) -> list[Finding]:
+    """Clinical <-> neutral links resolve both ways; moderate/keyword-rich point at a clinical.
+    With ``focus``, only the rows with those ids are judged (against every row)."""
     out: list[Finding] = []
     rows = _records(frame)
     index = _first_by_id(rows)
-    for row in rows:
+    for row in _focused(rows, focus):
         item_id, file, line = _loc(row)
         split = row["split"]
         link = row["matched_control_id"]
@@ -179,9 +188,10 @@ def link_findings(frame: pd.DataFrame) -> list[Finding]:
     return out
 
 
-def length_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
+def length_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG,
+                    focus: Collection[str] | None = None) -> list[Finding]:
     out = []
-    for row in _records(frame):
+    for row in _focused(_records(frame), focus):
         item_id, file, line = _loc(row)
         hi = cfg.max_words_keyword_rich if row["split"] == "keyword_rich" else cfg.max_words
         wc = int(row["word_count"])
@@ -200,12 +210,13 @@ def _relative_difference(a: int, b: int) -> float:
     return abs(a - b) / b if b else float("inf")
 
 
-def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
+def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG,
+                  focus: Collection[str] | None = None) -> list[Finding]:
     """Matching of neutral, moderate and keyword-rich items to their clinical item."""
     out = []
     rows = _records(frame)
     index = _first_by_id(rows)
-    for row in rows:
+    for row in _focused(rows, focus):
         split = row["split"]
         if split not in ("neutral", "moderate", "keyword_rich"):
             continue
@@ -235,10 +246,8 @@ def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) ->
                                f"{cfg.keyword_rich_max_growth:.0%} longer than {ref_id} "
                                f"({ref_wc})", item_id, file, line))
         if split in ("neutral", "moderate", "keyword_rich"):
-            names, ref_names = character_names(row["text"]), character_names(ref["text"])
-            if names != ref_names:
-                missing = sorted(ref_names - names)
-                extra = sorted(names - ref_names)
+            missing, extra = names_differ(row["text"], ref["text"])
+            if missing or extra:
                 detail = "; ".join(p for p in (
                     f"missing {', '.join(missing)}" if missing else "",
                     f"new {', '.join(extra)}" if extra else "") if p)
@@ -248,20 +257,24 @@ def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) ->
     return out
 
 
-def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG
-                       ) -> list[Finding]:
+def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG,
+                       focus: Collection[str] | None = None) -> list[Finding]:
     """Identical texts anywhere, and near-duplicates (n-gram Jaccard) across scenarios.
 
     Candidate pairs come from an inverted index of shingles, so the cost grows with the number
-    of shared n-grams rather than with the square of the battery size.
+    of shared n-grams rather than with the square of the battery size. A finding names the
+    later of the two rows; with ``focus`` only findings naming a focus row are looked for.
     """
     out = []
     rows = _records(frame)
+    judged = [focus is None or row["id"] in focus for row in rows]
     texts: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         texts[" ".join(row["text"].lower().split())].append(i)
     for positions in texts.values():
         for other in positions[1:]:
+            if not judged[other]:
+                continue
             item_id, file, line = _loc(rows[other])
             out.append(Finding("duplicate-text", f"same text as {rows[positions[0]]['id']}",
                                item_id, file, line))
@@ -272,9 +285,13 @@ def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFI
             scenario.append(parse_id(row["id"]).scenario)
         except ValueError:
             scenario.append(row["id"])
+    # With a focus, only n-grams of focus rows can make a reported pair: index just those
+    # (a row's other n-grams are never looked up, which is most of the cost on a big battery).
+    wanted = None if focus is None else set().union(*(sh for sh, j in zip(shingles, judged,
+                                                                            strict=True) if j))
     postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for i, sh in enumerate(shingles):
-        for g in sh:
+        for g in (sh if wanted is None else sh & wanted):
             postings[g].append(i)
     shared: dict[tuple[int, int], int] = defaultdict(int)
     for positions in postings.values():
@@ -282,7 +299,7 @@ def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFI
             continue
         for k, a in enumerate(positions):
             for b in positions[k + 1:]:
-                if scenario[a] != scenario[b]:
+                if judged[b] and scenario[a] != scenario[b]:
                     shared[(a, b)] += 1
     for (a, b), inter in shared.items():
         union = len(shingles[a]) + len(shingles[b]) - inter
@@ -338,13 +355,19 @@ def count_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -
 
 
 def validate_frame(frame: pd.DataFrame, strict: bool = True,
-                   cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:
+                   cfg: IntegrityConfig = DEFAULT_CONFIG,
+                   focus: Collection[str] | None = None) -> list[Finding]:
     """All structural rules. ``strict`` adds completeness (counts); draft mode skips only that.
 
     A row that breaks the row schema (say ``domain`` 7) is reported and left out of the
     cross-row rules, which assume well-typed rows; every other item still gets its link, pair,
     length and duplicate checks, so one bad row never hides the problems of the rest. A link to
     a left-out row is not reported again as dangling: the row's own error says what to fix.
+
+    ``focus`` (a set of ids) limits the cross-row rules to the findings about those rows, still
+    judged against every row: the gate asks only about new items, and skipping the findings it
+    would discard is what keeps a 2-item gate run fast on a 700-item battery. Findings without
+    an item (counts) are always computed.
     """
     bad: set[int] = set()
     findings = row_schema_findings(frame, bad)
@@ -353,12 +376,12 @@ def validate_frame(frame: pd.DataFrame, strict: bool = True,
     bad &= set(frame.index)
     rows = frame.drop(index=sorted(bad)) if bad else frame
     left_out = set(frame.loc[sorted(bad), "id"]) if bad else set()
-    cross = link_findings(rows)
+    cross = link_findings(rows, focus)
     cross = [f for f in cross if not (f.code == "dangling-link"
                                       and f.details.get("target") in left_out)]
-    cross += length_findings(rows, cfg)
-    cross += pair_findings(rows, cfg)
-    cross += duplicate_findings(frame, cfg)  # needs only ids and texts, which every row has
+    cross += length_findings(rows, cfg, focus)
+    cross += pair_findings(rows, cfg, focus)
+    cross += duplicate_findings(frame, cfg, focus)  # needs only ids and texts: every row has
     if strict:
         cross += count_findings(rows, cfg)
     return findings + cross

@@ -63,7 +63,7 @@ def word_shingles(text: str, n: int = 5) -> frozenset[tuple[str, ...]]:
     words = _WORD.findall(text.lower())
     if len(words) < n:
         return frozenset({tuple(words)}) if words else frozenset()
-    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return frozenset(zip(*(words[i:] for i in range(n)), strict=False))
 
 
 @lru_cache(maxsize=65536)
@@ -73,15 +73,42 @@ def _is_common_word(token: str) -> bool:
     return bool(simplemma.is_known(token.lower(), lang="en"))
 
 
+def name_candidates(text: str) -> frozenset[str]:
+    """Capitalised tokens (possessive ``'s`` removed) that are not pronouns: the tokens that
+    :func:`character_names` looks up in the dictionary."""
+    out = set()
+    for tok in _NAME_TOKEN.findall(text):
+        base = re.sub(r"['’]s$", "", tok)
+        if base.lower() not in _FUNCTION_WORDS:
+            out.add(base)
+    return frozenset(out)
+
+
+def is_name(token: str) -> bool:
+    """A capitalised token that is not an English dictionary word (the dictionary loads on the
+    first call, which is the expensive part: callers ask about as few tokens as they can)."""
+    return not _is_common_word(token)
+
+
 def character_names(text: str) -> frozenset[str]:
     """Capitalised tokens that are not English dictionary words: a proxy for named characters.
 
     Names that are also words (Grace, Rose) are missed on both sides of a pair, which keeps the
     pair check symmetric rather than noisy.
     """
-    names = set()
-    for tok in _NAME_TOKEN.findall(text):
-        base = re.sub(r"['’]s$", "", tok)
-        if base.lower() not in _FUNCTION_WORDS and not _is_common_word(base):
-            names.add(base)
-    return frozenset(names)
+    return frozenset(t for t in name_candidates(text) if is_name(t))
+
+
+def names_differ(text: str, reference: str) -> tuple[list[str], list[str]]:
+    """(names of ``reference`` missing from ``text``, names of ``text`` new to ``reference``):
+    the same answer as comparing :func:`character_names` of both, but only the tokens that
+    appear capitalised in one text and not the other are looked up. A matched pair shares its
+    names, so the gate usually never loads the dictionary at all.
+
+    >>> names_differ("Mara left. Mara sat.", "Mara left. Mara stood.")
+    ([], [])
+    """
+    mine, theirs = name_candidates(text), name_candidates(reference)
+    missing = sorted(t for t in theirs - mine if is_name(t))
+    extra = sorted(t for t in mine - theirs if is_name(t))
+    return missing, extra
