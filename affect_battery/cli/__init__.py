@@ -27,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "validate": "validate:cmd_validate", "demo": "validate:cmd_demo",
     "stats": "validate:cmd_stats", "train-classifier": "validate:cmd_train_classifier",
     "export": "publish:cmd_export", "diff": "publish:cmd_diff", "push": "publish:cmd_push",
-    "analyze": "analyze:cmd_analyze",
+    "analyze": "analyze:cmd_analyze", "sweep": "sweep:cmd_sweep", "norms": "norms:cmd_norms",
 }
 """Each command as ``module:function`` inside this package, imported only when it runs."""
 

@@ -5,22 +5,68 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from ..errors import EXIT_FINDINGS, EXIT_OK
-from ..validators.gate import FORMATTERS, run_gate
+from .._util.atomic import check_output_path
+from .._util.extras import require
+from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..validators.classifier import check_backend
+from ..validators.gate import (
+    FORMATTERS,
+    format_markdown,
+    root_stimulus_files,
+    run_gate,
+    stimulus_root,
+)
 from ..validators.item_defence import add_item_defence
 from ..validators.keyword_screen import screen_text
 from ..validators.lexicon import load_lexicon
 from ._output import emit
+from ._startup import without_data_synthesis
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    report = run_gate(args.files, with_battery=not args.no_battery, strict=args.strict,
-                      lexicon=load_lexicon(args.lexicon))
+    if args.defence:  # the extras it needs, named before any work (one line, exit 2)
+        require("validate", "sklearn", "scipy", what="gate --defence")
+        check_backend(args.classifier)
+    summary = _judged_paths(args)
+    with without_data_synthesis():
+        report = run_gate(args.files, with_battery=not args.no_battery, strict=args.strict,
+                          root=args.root, lexicon=load_lexicon(args.lexicon))
     if args.defence:
         add_item_defence(report, args.files, args.classifier)
     emit(FORMATTERS[args.format](report), args.output)
+    if summary is not None:
+        _append(summary, format_markdown(report))
     return report.exit_code
+
+
+def _judged_paths(args: argparse.Namespace) -> Path | None:
+    """``--root``, ``--summary`` and (against the root's files) ``--output`` judged before any
+    work, so a bad one fails fast and a report never lands on one of the root's stimuli.
+
+    ``--output`` was judged by the CLI against the files given and the shipped battery; the
+    root's files are inputs too. Returns the summary path to append to, if any.
+    """
+    inputs: list[str | Path] = [*args.files, *([args.lexicon] if args.lexicon else [])]
+    if args.root is not None:
+        folder = stimulus_root(args.root)
+        if args.output or args.summary:
+            inputs += root_stimulus_files(folder)
+        if args.output:
+            check_output_path(args.output, inputs=inputs, follow_symlinks=args.follow_symlinks)
+    if not args.summary:
+        return None
+    return check_output_path(args.summary, inputs=inputs, follow_symlinks=args.follow_symlinks)
+
+
+def _append(path: Path, text: str) -> None:
+    """Append, not replace: a job summary file collects what every step of the job adds."""
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot append the summary ({exc.strerror})") from None
 
 
 def cmd_screen(args: argparse.Namespace) -> int:

@@ -26,17 +26,43 @@ def add_output(p: argparse.ArgumentParser) -> None:
                    help="if FILE is a symbolic link, write to its target (refused otherwise)")
 
 
+GATE_EPILOG = """\
+the base (what new items are checked against), first that applies:
+  --root DIR             that repository's stimuli: every .jsonl, .csv and .parquet file
+                         below DIR/data/stimuli, else DIR/stimuli, else DIR (hidden names
+                         skipped)
+  AFFECT_BATTERY_DATA    environment variable: a data folder in the battery's layout
+                         (stimuli/<emotion>.jsonl, stimuli/complex_neutral.jsonl); also
+                         used by validate, stats and export
+  (neither)              the battery shipped with the package
+  --no-battery           no base: the files are checked on their own
+
+A FILE inside the base replaces its version there (resolved paths); an item with the id and
+text of a base item is that item, not an id collision; a pair's partner may be in any file
+of the set (the FILEs plus the base).
+
+exit codes: 0 clean, 1 findings, 2 unusable input or options (one line on stderr)."""
+
+
 def parser_gate(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("gate", help="check new stimulus items (JSONL, CSV or Parquet) for CI",
-                       description="Check new items together with the shipped battery. Exit 0 "
-                       "clean, 1 findings, 2 unusable input.")
+                       description="Check new items together with a base of existing items. "
+                       "Exit 0 clean, 1 findings, 2 unusable input.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=GATE_EPILOG)
     g.add_argument("files", nargs="+", metavar="FILE")
-    add_format(g, ("text", "json", "github"))
+    add_format(g, ("text", "json", "github", "markdown"))
     add_output(g)
+    g.add_argument("--summary", metavar="FILE",
+                   help="also append a Markdown summary to FILE, e.g. \"$GITHUB_STEP_SUMMARY\"")
     g.add_argument("--strict", action="store_true",
                    help="also require the combined battery to be complete (release counts)")
-    g.add_argument("--no-battery", action="store_true",
-                   help="check the files on their own, not against the shipped battery")
+    base = g.add_mutually_exclusive_group()
+    base.add_argument("--root", metavar="DIR",
+                      help="check against this repository's own stimuli instead of the "
+                      "battery: DIR/data/stimuli, else DIR/stimuli, else DIR itself")
+    base.add_argument("--no-battery", action="store_true",
+                      help="check the files on their own, not against any base")
     g.add_argument("--lexicon", metavar="YAML", help="use another emotion-term lexicon")
     g.add_argument("--defence", action="store_true",
                    help="add per-item defence checks: classifier P(emotional) and category, "
@@ -92,7 +118,9 @@ def parser_export(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--classifier", default="embedded", metavar="SPEC",
                    help="classifier when the defence battery runs now (default: embedded)")
     e.add_argument("--repo-id", default=None, metavar="ORG/NAME",
-                   help="Hub repository named in the card")
+                   help="Hub repository the folder is for: named in the card's metadata, "
+                   "its loading examples and CITATION.cff (default: affect-battery/"
+                   "affect-battery)")
     e.add_argument("--verify", metavar="DIR", help="check an existing export instead: "
                    "manifest and card re-render")
 
@@ -105,12 +133,22 @@ def parser_diff(sub: argparse._SubParsersAction) -> None:
 
 
 def parser_push(sub: argparse._SubParsersAction) -> None:
-    pu = sub.add_parser("push", help="upload an export folder to the Hub and tag it")
+    pu = sub.add_parser("push", help="upload an export folder to the Hub and tag it",
+                        description="Upload DIR as one commit (files no longer in DIR are "
+                        "deleted from the Hub) and tag that commit. An existing tag is refused "
+                        "before anything is uploaded, unless --force.")
     pu.add_argument("folder", metavar="DIR")
-    pu.add_argument("--repo-id", required=True, metavar="ORG/NAME")
-    pu.add_argument("--revision", required=True, metavar="vX.Y.Z")
-    pu.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
-    pu.add_argument("--private", action="store_true")
+    pu.add_argument("--repo-id", required=True, metavar="ORG/NAME",
+                    help="the Hub dataset repository; must be the one DIR was exported for")
+    pu.add_argument("--tag", metavar="vX.Y.Z",
+                    help="release tag to create on the new commit (v + the battery version)")
+    pu.add_argument("--revision", dest="deprecated_revision", metavar="vX.Y.Z",
+                    help="deprecated alias of --tag")
+    pu.add_argument("--force", action="store_true",
+                    help="if the tag exists, move it to the new commit instead of refusing")
+    pu.add_argument("--dry-run", action="store_true",
+                    help="print the plan (uploads, deletions, tag) and change nothing")
+    pu.add_argument("--private", action="store_true", help="create the repository private")
 
 
 def parser_analyze(sub: argparse._SubParsersAction) -> None:
@@ -141,6 +179,31 @@ def parser_analyze(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--out", default="analysis", metavar="DIR")
 
 
+def parser_sweep(sub: argparse._SubParsersAction) -> None:
+    sw = sub.add_parser("sweep", help="analyze many models x seeds x prompt presets from a YAML "
+                        "file, then compare them",
+                        description="Each job is an ordinary analyze run in OUT/<model>__seed<k>"
+                        "__<preset>; finished jobs are skipped, failures recorded in "
+                        "OUT/manifest.json. Then comparison.csv, comparison.md and "
+                        "comparison.png across the runs. Exit 0 all jobs done, 1 some failed, "
+                        "2 unusable spec or options.")
+    sw.add_argument("spec", metavar="SPEC.yaml", help="the sweep file (see examples/sweep.yaml)")
+    sw.add_argument("--out", metavar="DIR", help="sweep folder (default: the file's 'out')")
+    sw.add_argument("--executor", choices=["local", "slurm", "submitit-local"],
+                    help="local: one job after another in this process; slurm: a Slurm job "
+                    "array through submitit; submitit-local: submitit's subprocesses on this "
+                    "machine (default: the file's 'executor', else local)")
+    sw.add_argument("--compare-only", action="store_true",
+                    help="run nothing; compare the finished runs")
+    sw.add_argument("--retry-failed", action="store_true",
+                    help="also rerun the jobs that failed last time")
+    sw.add_argument("--dry-run", action="store_true",
+                    help="list the jobs and which would run or be skipped; run nothing")
+    sw.add_argument("--metric", metavar="NAME", help="per-layer metric to compare: "
+                    "paired_margin (default when present), pair_win_rate, auroc, ... or a "
+                    "dotted path into results.json")
+
+
 def parser_screen(sub: argparse._SubParsersAction) -> None:
     sc = sub.add_parser("screen", help="show emotion-lexicon hits in a text (stdin if none)")
     sc.add_argument("text", nargs="*")
@@ -154,7 +217,52 @@ def parser_demo(sub: argparse._SubParsersAction) -> None:
                    help="report folder (default: defence-report)")
 
 
+def parser_norms(sub: argparse._SubParsersAction) -> None:
+    n = sub.add_parser("norms", help="human norming kit: build a study, ingest its responses",
+                       description="Run the reading-norms study with human raters: `norms "
+                       "study` writes counterbalanced lists as offline HTML pages (or Label "
+                       "Studio files); `norms ingest` validates the responses and stores them "
+                       "as human ratings, kept apart from the machine norms.")
+    steps = n.add_subparsers(dest="norms_command", metavar="STEP", required=True)
+    s = steps.add_parser("study", help="write the lists of a human norming study")
+    s.add_argument("--lists", type=int, required=True, metavar="K",
+                   help="lists per cycle (at least 3); each participant reads one list")
+    s.add_argument("--out", required=True, metavar="DIR",
+                   help="study folder (written whole; refused onto a link, file or device)")
+    s.add_argument("--format", choices=["html", "label-studio"], default="html",
+                   help="static HTML pages (default) or a Label Studio config and tasks")
+    s.add_argument("--cycles", type=int, default=1,
+                   help="cycles: every text appears once per cycle (default: 1)")
+    s.add_argument("--checks", type=int, default=2, help="attention checks per list "
+                   "(default: 2)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--round", type=int, default=1, help="round number stored with the ratings")
+    s.add_argument("--study-id", metavar="ID", help="study id (default: derived from the lists)")
+    s.add_argument("--consent", metavar="FILE", help="consent text (Markdown subset; default: "
+                   "the shipped template, which must be edited)")
+    s.add_argument("--instructions", metavar="FILE",
+                   help="instructions (default: the shipped human-v1 text)")
+    s.add_argument("--force", action="store_true", help="replace a non-empty DIR")
+    i = steps.add_parser("ingest", help="validate response files and store human ratings",
+                         description="Exit 0: read (exclusions are reported); 2: a file "
+                         "cannot be used (one line; nothing is stored).")
+    i.add_argument("files", nargs="+", metavar="FILE",
+                   help="page downloads (responses-*.json) or Label Studio JSON exports")
+    i.add_argument("--study", required=True, metavar="DIR", help="the folder `norms study` "
+                   "wrote (its study.json)")
+    i.add_argument("--ratings", metavar="FILE", help="ratings store to append to (default: "
+                   "the shipped data/norms/ratings.jsonl)")
+    i.add_argument("--min-median-ms", type=int, default=2000, metavar="MS",
+                   help="exclude participants whose median time per text is below MS "
+                   "(default: 2000)")
+    i.add_argument("--max-failed-checks", type=int, default=0, metavar="N",
+                   help="exclude participants failing more than N attention checks "
+                   "(default: 0)")
+    i.add_argument("--dry-run", action="store_true", help="validate and report; store nothing")
+
+
 PARSERS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     parser_gate, parser_validate, parser_train_classifier, parser_stats, parser_export,
-    parser_diff, parser_push, parser_analyze, parser_screen, parser_demo)
+    parser_diff, parser_push, parser_analyze, parser_sweep, parser_screen, parser_demo,
+    parser_norms)
 """In the order ``affect-battery --help`` lists the commands."""

@@ -36,6 +36,9 @@ class Column:
 
 STIMULUS_SPEC: tuple[Column, ...] = (
     Column("id", "string", False, "unique id; encodes split, emotion, domain and scenario"),
+    Column("scenario", "string", False,
+           "the id without its split prefix: shared by a scenario's clinical, neutral, "
+           "moderate and keyword-rich items"),
     Column("split", "string", False, "clinical, neutral, moderate, keyword_rich, complex_neutral"),
     Column("emotion", "class_label", False, "Plutchik primary, or neutral for the controls"),
     Column("source_emotion", "string", True, "emotion of the scenario (null: complex_neutral)"),
@@ -51,15 +54,29 @@ STIMULUS_SPEC: tuple[Column, ...] = (
     Column("version_added", "string", False, "battery version that added the item"),
 )
 
-NORM_SPEC: tuple[Column, ...] = (
-    Column("norm_n", "int32", False, "current reads of this exact text (0: not normed)"),
+AI_NORM_SPEC: tuple[Column, ...] = (
+    Column("norm_n", "int32", False,
+           "current reads of this exact text by AI readers (0: not normed)"),
     Column("norm_agreement", "float32", True,
-           "share of reads giving the intended label (the emotion, or none for controls)"),
-    Column("norm_intensity_mean", "float32", True, "mean intensity read, 0-3"),
-    Column("norm_intensity_sd", "float32", True, "sample SD of the intensity read"),
-    *(Column(f"norm_p_{lab}", "float32", True, f"share of reads labelled {lab}")
+           "share of AI reads giving the intended label (the emotion, or none for controls)"),
+    Column("norm_intensity_mean", "float32", True, "mean intensity read by AI readers, 0-3"),
+    Column("norm_intensity_sd", "float32", True, "sample SD of the AI intensity reads"),
+    *(Column(f"norm_p_{lab}", "float32", True, f"share of AI reads labelled {lab}")
       for lab in NORM_LABELS),
 )
+"""Machine-reader norms: the ``norm_*`` columns count AI (language-model) readers only."""
+
+HUMAN_NORM_SPEC: tuple[Column, ...] = (
+    Column("human_norm_n", "int32", False,
+           "current reads of this exact text by human raters (0: no human norms yet)"),
+    Column("human_norm_agreement", "float32", True,
+           "share of human reads giving the intended label"),
+    Column("human_norm_intensity_mean", "float32", True, "mean intensity read by humans, 0-3"),
+    Column("human_norm_intensity_sd", "float32", True, "sample SD of the human intensity reads"),
+)
+"""Human-rater norms, kept in their own columns so they are never pooled with machine reads."""
+
+NORM_SPEC: tuple[Column, ...] = (*AI_NORM_SPEC, *HUMAN_NORM_SPEC)
 
 SPEC: tuple[Column, ...] = (*STIMULUS_SPEC, *NORM_SPEC)
 
@@ -78,10 +95,38 @@ RATING_SPEC: tuple[Column, ...] = (
     Column("natural", "string", True, "did the text read as natural and coherent (yes/no)"),
 )
 RATING_COLUMNS: tuple[str, ...] = tuple(c.name for c in RATING_SPEC)
+
+_TEXTS = ("neutral", "moderate", "clinical", "keyword_rich")
+PAIR_SPEC: tuple[Column, ...] = (
+    Column("scenario", "string", False, "the scenario both texts belong to"),
+    Column("emotion", "class_label", False, "the clinical item's emotion"),
+    Column("domain", "int32", False, "1-6"),
+    Column("domain_label", "string", False, "the domain"),
+    Column("clinical_id", "string", False, "the clinical item"),
+    Column("neutral_id", "string", False, "its matched neutral control"),
+    Column("clinical_text", "string", False, "the clinical vignette"),
+    Column("neutral_text", "string", False, "the neutral control"),
+    Column("clinical_words", "int32", False, "word count of the clinical text"),
+    Column("neutral_words", "int32", False, "word count of the neutral text"),
+)
+"""One row per clinical / neutral pair (the ``pairs`` config)."""
+QUADRUPLET_SPEC: tuple[Column, ...] = (
+    Column("scenario", "string", False, "the twinned scenario"),
+    Column("emotion", "class_label", False, "the scenario's emotion"),
+    Column("domain", "int32", False, "1-6"),
+    Column("domain_label", "string", False, "the domain"),
+    *(c for split in _TEXTS for c in (
+        Column(f"{split}_id", "string", split == "moderate", f"the {split} item (null: none)"),
+        Column(f"{split}_text", "string", split == "moderate", f"the {split} text"))),
+)
+"""One row per twinned scenario, its four versions side by side (the ``quadruplets`` config);
+moderate rewrites exist in domains 1-3 only, so they are null elsewhere."""
 STIMULUS_COLUMNS: tuple[str, ...] = tuple(c.name for c in STIMULUS_SPEC)
 COLUMNS = STIMULUS_COLUMNS
 """Column order of the battery table (the stimulus columns); norms come after them."""
 NORM_COLUMNS: tuple[str, ...] = tuple(c.name for c in NORM_SPEC)
+AI_NORM_COLUMNS: tuple[str, ...] = tuple(c.name for c in AI_NORM_SPEC)
+HUMAN_NORM_COLUMNS: tuple[str, ...] = tuple(c.name for c in HUMAN_NORM_SPEC)
 ALL_COLUMNS: tuple[str, ...] = (*STIMULUS_COLUMNS, *NORM_COLUMNS)
 
 
@@ -139,19 +184,16 @@ def arrow_table(part: pd.DataFrame, spec: tuple[Column, ...] = SPEC) -> pa.Table
     return pa.Table.from_pydict(cols, schema=features(spec).arrow_schema)
 
 
-def yaml_features(spec: tuple[Column, ...] = SPEC) -> list[dict[str, Any]]:
-    """The ``dataset_info.features`` list of the card's YAML front matter."""
-    out: list[dict[str, Any]] = []
-    for c in spec:
-        dtype: Any = c.kind
-        if c.kind == "class_label":
-            dtype = {"class_label": {"names": {str(i): lab for i, lab in enumerate(LABELS)}}}
-        out.append({"name": c.name, "dtype": dtype})
-    return out
-
-
 NORMS_CONFIG = "norms"
 NORMS_SPLIT = "ratings"
+PAIRS_CONFIG = "pairs"
+QUADRUPLETS_CONFIG = "quadruplets"
+EXTRA_CONFIGS: dict[str, tuple[str, tuple[Column, ...]]] = {
+    NORMS_CONFIG: (NORMS_SPLIT, RATING_SPEC),
+    PAIRS_CONFIG: (PAIRS_CONFIG, PAIR_SPEC),
+    QUADRUPLETS_CONFIG: (QUADRUPLETS_CONFIG, QUADRUPLET_SPEC),
+}
+"""The export's configs beside ``default``: config name -> (its one split, its columns)."""
 
 
 def parquet_name(split: str, config: str = "default") -> str:
@@ -161,9 +203,11 @@ def parquet_name(split: str, config: str = "default") -> str:
     'data/clinical-00000-of-00001.parquet'
     >>> parquet_name("ratings", "norms")
     'norms/ratings-00000-of-00001.parquet'
+    >>> parquet_name("pairs", "pairs")
+    'pairs/pairs-00000-of-00001.parquet'
     """
-    if config == NORMS_CONFIG and split == NORMS_SPLIT:
-        return f"{NORMS_CONFIG}/{NORMS_SPLIT}-00000-of-00001.parquet"
+    if config in EXTRA_CONFIGS and split == EXTRA_CONFIGS[config][0]:
+        return f"{config}/{split}-00000-of-00001.parquet"
     if config != "default" or split not in SPLITS:
         raise ValueError(f"unknown split {split!r} of config {config!r}")
     return f"data/{split}-00000-of-00001.parquet"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .columns import NORM_COLUMNS, RATING_COLUMNS
+from .columns import AI_NORM_COLUMNS, HUMAN_NORM_COLUMNS, NORM_COLUMNS, RATING_COLUMNS
 from .constants import NONE, NORM_LABELS
 from .jsonl import iter_jsonl
 from .paths import data_dir
@@ -86,21 +86,33 @@ def annotate(ratings: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     return known
 
 
-def item_norms(frame: pd.DataFrame, ratings: pd.DataFrame | None = None,
-               rater_type: str = "ai") -> pd.DataFrame:
+def item_norms(frame: pd.DataFrame, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per item of ``frame`` with the ``NORM_COLUMNS`` (current ratings only).
 
-    Items nobody has read (keyword_rich twins, new items) get ``norm_n = 0`` and nulls.
+    Machine and human reads are never pooled: AI readers fill the ``norm_*`` columns, human
+    raters the ``human_norm_*`` columns. Items nobody of a kind has read (keyword_rich twins,
+    new items) get ``norm_n = 0`` / ``human_norm_n = 0`` and nulls.
     """
     ratings = load_ratings() if ratings is None else ratings
+    ai = rater_norms(frame, ratings, "ai")
+    human = rater_norms(frame, ratings, "human")
+    human = human[["id", "norm_n", "norm_agreement", "norm_intensity_mean",
+                   "norm_intensity_sd"]].set_axis(["id", *HUMAN_NORM_COLUMNS], axis=1)
+    return ai.merge(human, on="id", how="left", validate="1:1")[["id", *NORM_COLUMNS]]
+
+
+def rater_norms(frame: pd.DataFrame, ratings: pd.DataFrame, rater_type: str) -> pd.DataFrame:
+    """Per-item norms from one rater type's current ratings, in ``AI_NORM_COLUMNS`` layout."""
+    if rater_type not in RATER_TYPES:
+        raise ValueError(f"unknown rater type {rater_type!r}")
     out = pd.DataFrame({"id": frame["id"].to_numpy()})
     out["norm_n"] = 0
-    for col in NORM_COLUMNS[1:]:
+    for col in AI_NORM_COLUMNS[1:]:
         out[col] = np.nan
-    if ratings.empty:
-        return out
-    cur = annotate(ratings[ratings["rater_type"] == rater_type], frame)
-    cur = cur[cur["current"]]
+    cur = (annotate(ratings[ratings["rater_type"] == rater_type], frame)
+           if not ratings.empty else ratings)
+    if not cur.empty:
+        cur = cur[cur["current"]]
     if cur.empty:
         return out
     grouped = cur.groupby("item_id")
@@ -115,7 +127,7 @@ def item_norms(frame: pd.DataFrame, ratings: pd.DataFrame | None = None,
         stats[f"norm_p_{lab}"] = shares.get(lab, 0.0)
     merged = out[["id"]].merge(stats, left_on="id", right_index=True, how="left")
     merged["norm_n"] = merged["norm_n"].fillna(0).astype(int)
-    return merged[["id", *NORM_COLUMNS]]
+    return merged[["id", *AI_NORM_COLUMNS]]
 
 
 def ratings_table(frame: pd.DataFrame, ratings: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -175,6 +175,15 @@ class ItemProblem:
 
 
 @dataclass
+class RaterRow:
+    """One split's current figures from each rater type, side by side (never pooled)."""
+
+    split: str
+    ai: Cell
+    human: Cell
+
+
+@dataclass
 class NormsSection:
     """The ``norms`` block of the defence report."""
 
@@ -189,6 +198,10 @@ class NormsSection:
     items_unrated: list[str] = field(default_factory=list)
     problems: list[ItemProblem] = field(default_factory=list)
     meets_targets: bool = False
+    n_human_ratings: int = 0
+    n_human_raters: int = 0
+    human_note: str = ""
+    by_rater: list[RaterRow] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,14 +249,44 @@ def _meets(state: NormsState, problems: list[ItemProblem], t: NormTargets) -> bo
             and ge(s["complex_neutral"], t.complex_neutral_none_min) and not problems)
 
 
+HUMAN_NOTE_NONE = ("No human ratings are stored: the human_norm_* columns are empty "
+                   "(human_norm_n = 0) until a lab runs the human norming study.")
+
+
+def rater_comparison(frame: pd.DataFrame, ratings: pd.DataFrame) -> list[RaterRow]:
+    """Current figures per split for AI readers beside human raters (each from its own reads)."""
+    cells: dict[str, dict[str, Cell]] = {}
+    for kind in ("ai", "human"):
+        part = ratings[ratings["rater_type"] == kind]
+        annotated = annotate(part, frame) if not part.empty else None
+        cur = (annotated[annotated["current"]] if annotated is not None
+               else pd.DataFrame(columns=["split"]))
+        cells[kind] = {s: Cell.of(cur[cur["split"] == s]) for s in NORMED_SPLITS}
+    return [RaterRow(s, cells["ai"][s], cells["human"][s]) for s in NORMED_SPLITS]
+
+
+def _with_humans(section: NormsSection, frame: pd.DataFrame,
+                 ratings: pd.DataFrame) -> NormsSection:
+    human = ratings[ratings["rater_type"] == "human"]
+    section.n_human_ratings = len(human)
+    section.n_human_raters = int(human["reader"].nunique()) if len(human) else 0
+    section.human_note = (HUMAN_NOTE_NONE if human.empty else
+                          "Human and AI figures are computed separately and never pooled.")
+    section.by_rater = rater_comparison(frame, ratings)
+    return section
+
+
 def norms_section(frame: pd.DataFrame, ratings: pd.DataFrame | None = None,
                   rater_type: str = "ai", targets: NormTargets = TARGETS) -> NormsSection:
-    """First-read and current figures, reliability, per-item problems and the target verdict."""
+    """First-read and current figures, reliability, per-item problems and the target verdict
+    for ``rater_type``; ``by_rater`` sets the AI and human current figures side by side."""
     ratings = load_ratings() if ratings is None else ratings
+    all_ratings = ratings
     ratings = ratings[ratings["rater_type"] == rater_type]
     if ratings.empty:
-        return NormsSection(computed=False, rater_type=rater_type,
-                            note=f"no {rater_type} ratings stored")
+        return _with_humans(NormsSection(computed=False, rater_type=rater_type,
+                                         note=f"no {rater_type} ratings stored"),
+                            frame, all_ratings)
     annotated = annotate(ratings, frame)
     annotated = annotated[annotated["split"].isin(NORMED_SPLITS)]
     current = annotated[annotated["current"]]
@@ -252,9 +295,10 @@ def norms_section(frame: pd.DataFrame, ratings: pd.DataFrame | None = None,
     problems = _problems(current, frame, targets)
     cur_state = _state(current)
     normed_ids = frame.loc[frame["split"].isin(NORMED_SPLITS), "id"]
-    return NormsSection(
+    return _with_humans(NormsSection(
         computed=True, rater_type=rater_type, note=NOTE if rater_type == "ai" else "",
         targets=targets, first_read=_state(first), current=cur_state,
         n_stale_ratings=int((~annotated["current"]).sum()), n_items_revised=len(revised),
         items_unrated=sorted(set(normed_ids) - set(current["item_id"])),
-        problems=problems, meets_targets=_meets(cur_state, problems, targets))
+        problems=problems, meets_targets=_meets(cur_state, problems, targets)),
+        frame, all_ratings)

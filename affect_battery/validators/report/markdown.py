@@ -7,7 +7,7 @@ module's constants. A new section adds one function here and one line to ``rende
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ...core.constants import EMOTIONS
 from ..accuracy import OwnEmotion, Top1
@@ -18,6 +18,7 @@ from ..describe import Summary
 from ..keyword_screen import ALLOWED_SPLIT, KeywordScreenSection
 from ..lexical import PAIR_WIN_CHANCE, LexicalSection, Separability
 from ..norms import NORMED_SPLITS, NormsSection
+from ..norms_kit.tables import rater_table
 from ..nrc import NrcSection
 from ..records import NotComputed
 from ..vader import VaderSection
@@ -154,6 +155,10 @@ def norms_markdown(norms: NormsSection) -> list[str]:
               "", "Read as a natural, coherent text (share of reads), first / current: "
               + ", ".join(f"{s} {fmt_pct(first.natural_share[s])} / "
                           f"{fmt_pct(cur.natural_share[s])}" for s in NORMED_SPLITS) + "."]
+    # human and AI norms side by side, never pooled (the human norming kit adds them)
+    lines += ["", *rater_table(norms)] if norms.n_human_ratings else [
+        "", "Human raters: none yet. Every figure above comes from AI readers; a lab can add "
+        "human norms with `affect-battery norms study` and `norms ingest` (README)."]
     problems = norms.problems
     lines += ["", f"Targets met: **{'yes' if norms.meets_targets else 'no'}**"
               + (f"; {len(problems)} item problem(s):" if problems else ".")]
@@ -222,8 +227,16 @@ def classifier_markdown(c: ClassifierSection | None) -> list[str]:
             + _own_emotion(c.neutral_own_emotion)]
 
 
-def render_markdown(report: DefenceReport) -> str:
-    """report.md: every section, every number from the report."""
+def figures_line(figures: Sequence[str] | None) -> str:
+    """The closing line, naming only the figures actually written (none: no figure named)."""
+    named = f"Figures: {', '.join(figures)}. " if figures else ""
+    return f"{named}Per-item values: items.csv."
+
+
+def render_markdown(report: DefenceReport, figures: Sequence[str] | None = None) -> str:
+    """report.md: every section, every number from the report; ``figures`` are the file names
+    :func:`~.figures.write_figures` wrote (listed as given, so report.md names no missing
+    file)."""
     r = report
     out = [f"# affect-battery defence report (v{r.affect_battery_version}, {r.mode} mode)",
            "", f"Items per split: {fmt_counts(r.counts)}", ""]
@@ -235,6 +248,5 @@ def render_markdown(report: DefenceReport) -> str:
                     vader_markdown(r.vader), nrc_markdown(r.nrc),
                     classifier_markdown(r.classifier)):
         out += [*section, ""]
-    out += ["Figures: p_emotional_by_split.png, vader_by_split.png, confusion_*.png. "
-            "Per-item values: items.csv.", ""]
+    out += [figures_line(figures), ""]
     return "\n".join(out)
