@@ -156,7 +156,9 @@ def test_cli_config_mistakes_exit_2_with_one_line(tmp_path, capsys):
 def test_cli_analyze_lets_a_bug_keep_its_traceback(monkeypatch, tmp_path):
     def buggy(_cfg):
         raise ValueError("a bug, not a user mistake")
-    monkeypatch.setattr(cli, "run_suite", buggy)
+    from affect_battery.cli import analyze as analyze_command
+
+    monkeypatch.setattr(analyze_command, "run_suite", buggy)
     with pytest.raises(ValueError, match="a bug"):
         cli.main(["analyze", "--model", "m", "--out", str(tmp_path)])
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
 from ..core.constants import SPLITS
+from ..core.sources import FORMATS
 from ..errors import UsageError
 from .knockout import METHODS as ABLATIONS
 from .knockout import Ablation
@@ -70,6 +71,8 @@ class AnalyzeConfig:
     trust_remote_code: bool = False
     max_items: int | None = None
     progress: bool = False
+    battery: str | None = None  # another battery (core.sources spec); None: the shipped one
+    battery_format: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("methods", "splits", "knockout_methods", "steering_strengths"):
@@ -89,6 +92,7 @@ class AnalyzeConfig:
         _choices("knockout_methods", self.knockout_methods, ABLATIONS)
         _choices("preset", (self.preset,), PRESETS)
         _choices("dtype", (self.dtype,), DTYPES)
+        _choices("battery_format", (self.battery_format,), FORMATS)
         if self.device not in DEVICES and not _CUDA_INDEX.fullmatch(str(self.device)):
             raise UsageError(f"device: unknown {self.device}; use {', '.join(DEVICES)} or "
                              "cuda:N")

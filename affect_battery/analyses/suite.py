@@ -19,10 +19,12 @@ from typing import Any
 
 import pandas as pd
 
+from .._util.progress import stage
 from .._version import __version__
 from ..core.battery import battery_frame
 from ..core.constants import SPLITS
 from ..core.digest import battery_digest
+from ..core.sources import load_source
 from ..errors import UsageError
 from . import steps
 from .capture import cached_capture
@@ -93,6 +95,7 @@ def _context(cfg: AnalyzeConfig, loaded: LoadedModel, full: pd.DataFrame, frame:
     ids = list(frame["id"])
     sites = [Site(k, layer) for layer in layers for k in ("resid", "attn", "mlp")]
     digest = battery_digest(full)
+    stage(f"analyses: capturing activations ({len(ids)} items, {len(sites)} sites)")
     with _timed(result_timings, "capture_s"):
         cap, hit = cached_capture(
             loaded, [prompts[i] for i in ids], sites, ("final", "mean"),
@@ -115,6 +118,7 @@ def _context(cfg: AnalyzeConfig, loaded: LoadedModel, full: pd.DataFrame, frame:
 
 
 def _run_step(step: Step, ctx: RunContext, result: RunResult) -> None:
+    stage(f"analyses: {step.section}")
     with _timed(result.timings, step.timing):
         out = step.run(ctx)
     result.sections[step.section] = out.section
@@ -131,12 +135,15 @@ def run_suite(cfg: AnalyzeConfig) -> dict[str, Any]:
     :class:`~affect_battery.errors.ArchitectureError`.
     """
     t_start = time.perf_counter()
-    full = battery_frame()
+    source = load_source(cfg.battery, cfg.battery_format) if cfg.battery else None
+    full = battery_frame() if source is None else source.stimuli()
     frame = select_items(full, cfg.splits, cfg.max_items, cfg.seed)
     timings: dict[str, float] = {}
     with _timed(timings, "load_model_s"):
         loaded = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code)
     ctx, result = _context(cfg, loaded, full, frame, timings)
+    if source is not None:  # which battery, and what it cannot support (e.g. no twin pairs)
+        result.battery["source"] = source.describe()
     if ctx.causal and ctx.cap.final_logits is not None:
         result.sections["behaviour"] = steps.behaviour(ctx).section
     if "probing" in cfg.methods:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .._util.extras import require
 from .._util.progress import progress_enabled
 from ..analyses.suite import AnalyzeConfig, run_suite
 from ..errors import EXIT_OK, UsageError
@@ -34,6 +35,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     """Build an AnalyzeConfig (validated at construction) and run the suite. User mistakes
     arrive as AffectBatteryError subclasses, which main() prints as one line; nothing broader
     is caught here, so a bug keeps its traceback."""
+    require("analyses", what="analyze")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     cfg = AnalyzeConfig(model=args.model, out=args.out, methods=methods,
@@ -42,7 +44,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                         seed=args.seed, patch_pairs=args.patch_pairs,
                         knockout_items=args.knockout_items, n_permutations=args.permutations,
                         use_cache=not args.no_cache, trust_remote_code=args.trust_remote_code,
-                        max_items=args.max_items, progress=progress_enabled())
+                        max_items=args.max_items, progress=progress_enabled(),
+                        battery=args.battery, battery_format=args.battery_format)
     results = run_suite(cfg)
     print(f"analyses of {args.model} written to {args.out}/")
     for k, v in results["headline"].items():

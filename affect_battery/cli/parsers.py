@@ -26,6 +26,18 @@ def add_output(p: argparse.ArgumentParser) -> None:
                    help="if FILE is a symbolic link, write to its target (refused otherwise)")
 
 
+def add_battery(p: argparse.ArgumentParser) -> None:
+    """``--battery``: run the command on another battery (ours or imported; core.sources)."""
+    p.add_argument("--battery", metavar="PATH|hf:ID",
+                   help="another battery instead of the shipped one: a data folder "
+                   "(stimuli/*.jsonl), an export folder, a folder or file in the AIPsy-Affect "
+                   "layout, or hf:ORG/NAME[@REV] from the Hub; checks it cannot support are "
+                   "reported as not computed")
+    p.add_argument("--battery-format", default="auto",
+                   choices=["auto", "affect-battery", "aipsy"],
+                   help="layout of --battery (default: auto, told apart by files and ids)")
+
+
 GATE_EPILOG = """\
 the base (what new items are checked against), first that applies:
   --root DIR             that repository's stimuli: every .jsonl, .csv and .parquet file
@@ -74,8 +86,9 @@ def parser_gate(sub: argparse._SubParsersAction) -> None:
 def parser_validate(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("validate", help="re-run the checks on the shipped battery")
     mode = v.add_mutually_exclusive_group()
-    mode.add_argument("--strict", dest="strict", action="store_true", default=True,
-                      help="require the complete release counts (default)")
+    mode.add_argument("--strict", dest="strict", action="store_true", default=None,
+                      help="require the complete release counts (default, except for "
+                      "--battery: draft)")
     mode.add_argument("--draft", dest="strict", action="store_false",
                       help="check everything but completeness, for batteries being written")
     v.add_argument("--schema-only", action="store_true",
@@ -89,6 +102,7 @@ def parser_validate(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--device", default="cpu", help="torch device for the classifier")
     add_format(v)
     add_output(v)
+    add_battery(v)
 
 
 def parser_train_classifier(sub: argparse._SubParsersAction) -> None:
@@ -104,6 +118,7 @@ def parser_train_classifier(sub: argparse._SubParsersAction) -> None:
 def parser_stats(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("stats", help="counts, lengths and pair statistics of the battery")
     add_format(s)
+    add_battery(s)
 
 
 def parser_export(sub: argparse._SubParsersAction) -> None:
@@ -123,6 +138,7 @@ def parser_export(sub: argparse._SubParsersAction) -> None:
                    "affect-battery)")
     e.add_argument("--verify", metavar="DIR", help="check an existing export instead: "
                    "manifest and card re-render")
+    add_battery(e)
 
 
 def parser_diff(sub: argparse._SubParsersAction) -> None:
@@ -177,6 +193,7 @@ def parser_analyze(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--trust-remote-code", action="store_true",
                     help="allow a Hub model's own code to run (off by default)")
     an.add_argument("--out", default="analysis", metavar="DIR")
+    add_battery(an)
 
 
 def parser_sweep(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._util.progress import stage
 from .._version import __version__
 from ..core.constants import SPLITS
 from ..core.digest import battery_digest
@@ -31,7 +32,7 @@ from .keyword_screen import KeywordScreenSection, keyword_section
 from .lexical import LexicalSection, Separability, lexical_section
 from .norms import NormsSection, norms_section
 from .nrc import NrcSection, nrc_section
-from .records import OMIT_IF_NONE, Record, ShapeError, build
+from .records import OMIT_IF_NONE, NotComputed, Record, ShapeError, build
 from .vader import VaderSection, vader_section
 
 REPORT_SCHEMA_VERSION = 2
@@ -76,6 +77,9 @@ class DefenceReport(Record):
     nrc: NrcSection
     classifier: ClassifierSection | None
     structural: StructuralSummary | None = field(default=None, metadata=OMIT_IF_NONE)
+    # another battery (validate --battery): which one, and the checks it cannot support
+    battery_source: dict[str, Any] | None = field(default=None, metadata=OMIT_IF_NONE)
+    not_computed: dict[str, NotComputed] | None = field(default=None, metadata=OMIT_IF_NONE)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DefenceReport:
@@ -93,9 +97,15 @@ class DefenceReport(Record):
 
 
 def run_defence(frame: pd.DataFrame, classifier: Classifier | None = None,
-                progress: bool = False, strict: bool = False
+                progress: bool = False, strict: bool = False,
+                ratings: pd.DataFrame | None = None, skip: Mapping[str, str] | None = None
                 ) -> tuple[DefenceReport, pd.DataFrame]:
-    """All sections over a battery frame; returns (report, per-item table for items.csv)."""
+    """All sections over a battery frame; returns (report, per-item table for items.csv).
+
+    ``ratings`` are the battery's own reading norms (default: the shipped store); ``skip`` maps
+    each check the battery cannot support to the reason (``core.sources``, ``--battery``): it is
+    recorded in ``not_computed`` and its section is not run on data that is not there.
+    """
     if frame.empty:
         raise InputError("the battery is empty: nothing to validate")
     for split in ("clinical", "neutral"):
@@ -104,21 +114,42 @@ def run_defence(frame: pd.DataFrame, classifier: Classifier | None = None,
                              "clinical items with their neutral controls")
     frame = frame.copy().reset_index(drop=True)
     counts = {s: int((frame["split"] == s).sum()) for s in SPLITS}
+    # One stage line per method (stderr, _util.progress rules): the battery takes about a
+    # minute on a CPU and should never run in silence.
+    stage(f"defence battery: lexical separability (TF-IDF, word count; {len(frame)} texts)")
     lexical = lexical_section(frame)
     frame["bow_p_clinical_oof"] = frame["id"].map(
         lexical.item_p_clinical_oof if isinstance(lexical, Separability) else {})
+    stage("defence battery: keyword screen")
+    keywords = keyword_section(frame)
+    stage("defence battery: complexity matching and reading norms")
+    # ``skip`` names checks the battery cannot support (core.sources: no twins, no norms):
+    # they are recorded as not computed, never run on data that is not there or not its own
+    skip = dict(skip or {})
+    complexity = complex_neutral_matching(frame)
+    norms = (NormsSection(computed=False, note=skip["norms"])
+             if "norms" in skip else norms_section(frame, ratings))
+    stage("defence battery: VADER")
+    vader = vader_section(frame)
+    stage("defence battery: NRC lexicon")
+    nrc = nrc_section(frame)
+    contextual = None
+    if classifier is not None:
+        stage(f"defence battery: classifier {classifier.name}")
+        contextual = classifier_section(frame, classifier, progress)
     report = DefenceReport(
         mode="strict" if strict else "draft",
         battery_sha256=battery_digest(frame),
         counts=counts,
         missing_splits=[s for s, n in counts.items() if n == 0],
-        keyword_screen=keyword_section(frame),
+        keyword_screen=keywords,
         lexical=lexical,
-        complex_neutral_matching=complex_neutral_matching(frame),
-        norms=norms_section(frame),
-        vader=vader_section(frame),
-        nrc=nrc_section(frame),
-        classifier=classifier_section(frame, classifier, progress) if classifier else None,
+        complex_neutral_matching=complexity,
+        norms=norms,
+        vader=vader,
+        nrc=nrc,
+        classifier=contextual,
+        not_computed={k: NotComputed(reason=v) for k, v in skip.items()} or None,
     )
     item_cols = [c for c in frame.columns if c in ITEM_COLUMNS or c.startswith("p_")]
     return report, frame[item_cols]

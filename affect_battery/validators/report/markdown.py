@@ -52,12 +52,26 @@ def _accuracy(top: Top1) -> list[str]:
     return lines
 
 
+SHOWN_REVIEW_TERMS = 10
+"""Review-tier entries listed in report.md (report.json keeps all of them)."""
+
+
 def keyword_markdown(ks: KeywordScreenSection) -> list[str]:
-    """Lexicon size and items with any hit by split."""
-    return ["## Keyword screen",
-            f"Emotion-term lexicon with {ks.lexicon_surface_forms} surface forms. Items with "
-            f"any hit: {fmt_counts(ks.items_with_hits_by_split)} (only {ALLOWED_SPLIT} may have "
-            "hits)."]
+    """Lexicon size and items with an error-tier hit by split; the review tier (words with a
+    common literal sense: warnings, not failures) counted on its own line."""
+    lines = ["## Keyword screen",
+             f"Emotion-term lexicon with {ks.lexicon_surface_forms} surface forms. Items with "
+             f"any hit: {fmt_counts(ks.items_with_hits_by_split)} (only {ALLOWED_SPLIT} may "
+             "have hits)."]
+    if ks.lexicon_review_forms or ks.items_with_review_hits_by_split:
+        terms = ", ".join(f"{t} {n}" for t, n in
+                          list(ks.review_hits_by_term.items())[:SHOWN_REVIEW_TERMS])
+        lines.append(
+            f"Review tier ({ks.lexicon_review_forms} surface forms with a common literal "
+            "sense; a warning to read in context, never a failure): items with a review hit: "
+            f"{fmt_counts(ks.items_with_review_hits_by_split)}"
+            + (f"; outside {ALLOWED_SPLIT}, by entry: {terms}." if terms else "."))
+    return lines
 
 
 def lexical_markdown(lex: LexicalSection) -> list[str]:
@@ -214,7 +228,8 @@ def _own_emotion(o: OwnEmotion | None) -> str:
 def classifier_markdown(c: ClassifierSection | None) -> list[str]:
     """P(emotional) by split, pair and trend tests, categorisation, neutrals' own emotion."""
     if c is None:
-        return ["## Contextual classifier", "Not run (--classifier none)."]
+        return ["## Contextual classifier", "Not run (--classifier none, or the 'classifier' "
+                "extra is not installed: the lexicon-only defence battery)."]
     t = c.trend_neutral_moderate_clinical
     means = ", ".join(fmt_num(x) for x in t.means) if t.means else "n/a"
     return [f"## Contextual classifier ({c.name})",
@@ -243,6 +258,13 @@ def render_markdown(report: DefenceReport, figures: Sequence[str] | None = None)
     if r.missing_splits:
         out += [f"Not yet written: {', '.join(r.missing_splits)} (tests that need them are "
                 "not computed).", ""]
+    if r.battery_source:  # an imported battery: say which, and what could not run on it
+        out += [f"Battery: imported from `{r.battery_source.get('spec', '?')}` "
+                f"({r.battery_source.get('layout', '?')} layout); not the affect-battery "
+                "release.", ""]
+    if r.not_computed:
+        out += [f"- not computed: {name}: {nc.reason}" for name, nc in r.not_computed.items()]
+        out += [""]
     for section in (keyword_markdown(r.keyword_screen), lexical_markdown(r.lexical),
                     norms_markdown(r.norms), complexity_markdown(r.complex_neutral_matching),
                     vader_markdown(r.vader), nrc_markdown(r.nrc),
