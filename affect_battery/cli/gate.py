@@ -70,14 +70,18 @@ def _append(path: Path, text: str) -> None:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
+    """Lexicon hits in a text, each with its tier: exit 1 only for an error-tier hit (a review
+    hit is a word with a common literal sense, shown for a person to judge)."""
     text = " ".join(args.text) if args.text else sys.stdin.read()
     hits = screen_text(text)  # normalised first: hidden or look-alike characters do not hide
+    errors = [h for h in hits if h.tier == "error"]
     if args.format == "json":
         sys.stdout.write(json.dumps([h.__dict__ for h in hits], indent=2) + "\n")
     else:
         for h in hits:
             shown = h.matched if h.matched.isprintable() else ascii(h.matched)[1:-1]
-            sys.stdout.write(f"{h.start}-{h.end}\t{shown}\t{'/'.join(h.emotions)}\t"
-                             f"{h.term}\n")
-        sys.stdout.write(f"{len(hits)} hit(s)\n")
-    return EXIT_FINDINGS if hits else EXIT_OK
+            sys.stdout.write(f"{h.start}-{h.end}\t{h.tier}\t{shown}\t{'/'.join(h.emotions)}"
+                             f"\t{h.term}\n")
+        sys.stdout.write(f"{len(errors)} error hit(s), {len(hits) - len(errors)} review "
+                         "hit(s)\n")
+    return EXIT_FINDINGS if errors else EXIT_OK

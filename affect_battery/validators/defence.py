@@ -40,7 +40,7 @@ REPORT_SCHEMA_VERSION = 2
 current figures, reliability)."""
 ITEM_COLUMNS: tuple[str, ...] = ("id", "split", "source_emotion", "vader_compound",
                                  "nrc_hit_rate", "nrc_top", "p_emotional", "clf_top",
-                                 "lexicon_hits", "bow_p_clinical_oof")
+                                 "lexicon_hits", "lexicon_review_hits", "bow_p_clinical_oof")
 """Per-item values written to items.csv (with every ``p_<label>`` column of the classifier)."""
 
 

@@ -111,4 +111,6 @@ def vader_section(frame: pd.DataFrame) -> VaderSection:
         clinical_vs_neutral_pairs=wilcoxon_paired(c, n, "two-sided") if len(c) else None,
         clinical_vs_neutral_groups=mann_whitney(c, n) if len(c) else None,
         drivers=rows,
-        drivers_that_are_emotion_terms=[r.word for r in rows if lexicon.screen(r.word)])
+        # only unambiguous (error-tier) terms: a review word alone ("smile") is not one
+        drivers_that_are_emotion_terms=[r.word for r in rows
+                                        if any(h.tier == "error" for h in lexicon.screen(r.word))])

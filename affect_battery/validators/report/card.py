@@ -75,7 +75,11 @@ def card_defence_section(report: DefenceReport) -> str:
     ks = report.keyword_screen
     out = [f"**Keyword screen.** Emotion-term lexicon of {ks.lexicon_surface_forms} surface "
            "forms (inflections, hyphenated and open compounds, idioms). Items with any hit: "
-           f"{fmt_counts(ks.items_with_hits_by_split)}."]
+           f"{fmt_counts(ks.items_with_hits_by_split)}."
+           + (f" A review tier of {ks.lexicon_review_forms} forms with a common literal sense "
+              "(warnings, read in context) hits: "
+              f"{fmt_counts(ks.items_with_review_hits_by_split)}."
+              if ks.items_with_review_hits_by_split else "")]
     if isinstance(report.lexical, Separability):
         out += _card_lexical(report.lexical)
     v = report.vader
