@@ -737,3 +737,16 @@ def test_tokens_with_apostrophes_and_gaps(lex):
     assert [h.matched for h in lex.screen("At her wits\u2019 end, she sat.")] == [
         "At her wits\u2019 end"]
     assert [h.matched for h in lex.screen("at his wits end")] == ["at his wits end"]
+
+
+@pytest.mark.parametrize(("sentence", "tier"), [
+    ("She rolled her eyes at the offer.", "error"),
+    ("Her stomach dropped when she read the letter.", "error"),
+    ("He was heartened by the call.", "error"),
+    ("The kettle shrieked on the stove.", "review"),
+])
+def test_lead_review_additions(sentence, tier):
+    """Found in a spot check after the two-tier rework: eye-rolling and a dropping stomach
+    name reactions; "shriek" has a common literal sense (a kettle, brakes)."""
+    hits = screen_text(sentence)
+    assert hits and {h.tier for h in hits} == {tier}, hits
