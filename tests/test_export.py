@@ -30,9 +30,12 @@ def report() -> dict:
     return rep.to_dict()
 
 
+REPO = "org/affect-battery"
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, report) -> Path:
-    return export(tmp_path_factory.mktemp("hub") / "out", report)
+    return export(tmp_path_factory.mktemp("hub") / "out", report, repo_id=REPO)
 
 
 def _offline_probe(probe: str, cache: Path) -> tuple[dict, str]:
@@ -66,7 +69,7 @@ def test_load_dataset_offline_reads_the_export(exported):
 
 
 def test_export_is_deterministic_and_round_trips(exported, report, tmp_path):
-    again = export(tmp_path / "again", report)
+    again = export(tmp_path / "again", report, repo_id=REPO)
     files = sorted(p.relative_to(exported) for p in exported.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for rel in files:
@@ -110,6 +113,7 @@ def test_verify_catches_hand_edits_and_tampering(exported, tmp_path):
 
 
 def test_export_refusals(exported, report, tmp_path, mini_battery, monkeypatch, capsys):
+    monkeypatch.setenv("AFFECT_BATTERY_PROGRESS", "0")  # stderr holds the error line alone
     code = main(["export", str(exported), "--report", str(exported / "defence_report.json")])
     assert code == 2 and "not empty; use --force" in capsys.readouterr().err
     draft = dict(report, mode="draft")
@@ -155,37 +159,39 @@ def test_diff_refuses_unrelated_or_non_exports(exported, tmp_path, capsys):
 
 
 def test_push_dry_run_lists_exactly_the_upload(exported, capsys):
-    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v0.1.0",
-                 "--dry-run"])
+    code = main(["push", str(exported), "--repo-id", REPO, "--tag", "v0.1.0", "--dry-run"])
     out = capsys.readouterr().out
     assert code == 0
-    listed = [line.split()[-1] for line in out.splitlines()[:-1]]
+    listed = [line.split()[-1] for line in out.splitlines() if line.split()[0].isdigit()]
     files = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*")
                    if p.is_file())
     assert sorted(listed) == files
+    # offline, the plan still says what happens to the files the export no longer has
+    assert f"delete: every other file of datasets/{REPO} except .gitattributes" in out
+    assert out.strip().splitlines()[-1].endswith("; tag v0.1.0 on the new commit")
 
 
 def test_push_without_token_or_network_fails_cleanly(exported, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v0.1.0"])
+    code = main(["push", str(exported), "--repo-id", REPO, "--tag", "v0.1.0"])
     err = capsys.readouterr().err
     assert code == 2 and "no Hugging Face token" in err and len(err.strip().splitlines()) == 1
     secret = "hf_" + "x" * 30
     monkeypatch.setenv("HF_TOKEN", secret)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v0.1.0"])
+    code = main(["push", str(exported), "--repo-id", REPO, "--tag", "v0.1.0"])
     out = capsys.readouterr()
-    assert code == 2 and "push to org/name failed" in out.err
+    assert code == 2 and f"push to {REPO} failed" in out.err
     assert secret not in out.err and secret not in out.out
-    code = main(["push", str(exported), "--repo-id", "org/name", "--revision", "v9.9.9"])
+    code = main(["push", str(exported), "--repo-id", REPO, "--tag", "v9.9.9"])
     assert code == 2 and "does not match" in capsys.readouterr().err
 
 
 def test_export_with_analyses_results_verifies(report, tmp_path):
     results = {"schema_version": 1, "model": {"id": "smollm2-135m"},
                "headline": {"rsa_rho": -0.08, "binary_auroc_best": 0.77, "binary_best_layer": 27}}
-    out = export(tmp_path / "with-results", report, results)
+    out = export(tmp_path / "with-results", report, results, repo_id=REPO)
     card = (out / "README.md").read_text()
     assert "## Reference analyses (smollm2-135m)" in card and "binary auroc best: 0.770" in card
     assert verify_export(out) == []
@@ -207,3 +213,110 @@ def test_export_ships_norm_columns_and_the_norms_config(exported):
     assert {"reader", "item_id", "text_sha256", "label", "intensity",
             "current"} <= set(info["rating_cols"])
     assert verify_export(exported) == []
+
+
+def test_one_row_order_and_the_pairs_configs_through_load_dataset(exported):
+    """load_battery() equals the exported default config row for row; pairs and quadruplets
+    load as their own configs with a scenario key that joins them to the items."""
+    from affect_battery import load_battery
+    from affect_battery.core.columns import PAIR_SPEC, QUADRUPLET_SPEC
+
+    probe = (
+        "import hashlib, json, datasets\n"
+        f"folder = {str(exported)!r}\n"
+        "d = datasets.load_dataset(folder)\n"
+        "p = datasets.load_dataset(folder, 'pairs', split='pairs')\n"
+        "q = datasets.load_dataset(folder, 'quadruplets', split='quadruplets')\n"
+        "rows = {k: hashlib.sha256(json.dumps(v.to_list(), sort_keys=True).encode()).hexdigest()\n"
+        "        for k, v in d.items()}\n"
+        "print(json.dumps({'rows': rows, 'ids': {k: list(v['id']) for k, v in d.items()},\n"
+        "  'pairs': p.to_list(), 'pair_cols': p.column_names,\n"
+        "  'pair_label': type(p.features['emotion']).__name__,\n"
+        "  'quads': q.to_list(), 'quad_cols': q.column_names}))\n"
+    )
+    info, _ = _offline_probe(probe, exported.parent / "cache-configs")
+    battery = load_battery()
+    for split in SPLITS:
+        assert info["ids"][split] == list(battery[split]["id"]), split
+        mine = json.dumps(battery[split].to_list(), sort_keys=True).encode()
+        assert info["rows"][split] == __import__("hashlib").sha256(mine).hexdigest(), split
+    assert info["ids"]["clinical"][:2] == ["C-joy-d1-1", "C-joy-d1-2"]
+    assert info["ids"]["neutral"][0] == "N-joy-d1-1"
+    for split in ("clinical", "neutral", "moderate", "keyword_rich"):
+        assert all(s == i[2:] for s, i in zip(battery[split]["scenario"],
+                                               battery[split]["id"], strict=True))
+
+    pairs = info["pairs"]
+    assert info["pair_cols"] == [c.name for c in PAIR_SPEC] and info["pair_label"] == "ClassLabel"
+    assert len(pairs) == 192
+    assert [r["clinical_id"] for r in pairs] == info["ids"]["clinical"]
+    by_id = {r["id"]: r for r in battery["neutral"].to_list() + battery["clinical"].to_list()}
+    for r in pairs:
+        c, n = by_id[r["clinical_id"]], by_id[r["neutral_id"]]
+        assert c["scenario"] == n["scenario"] == r["scenario"]
+        assert (r["clinical_text"], r["neutral_text"]) == (c["text"], n["text"])
+        assert (r["clinical_words"], r["neutral_words"]) == (c["word_count"], n["word_count"])
+        assert r["emotion"] == c["emotion"] and r["domain"] == c["domain"]
+
+    quads = info["quads"]
+    assert info["quad_cols"] == [c.name for c in QUADRUPLET_SPEC]
+    assert len(quads) == 96  # 8 emotions x 6 domains x items 1-2
+    for r in quads:
+        assert r["keyword_rich_id"] == "K-" + r["scenario"]
+        assert r["neutral_id"] == "N-" + r["scenario"] and r["clinical_id"] == "C-" + r["scenario"]
+        has_moderate = r["domain"] <= 3
+        assert (r["moderate_id"] is not None) == has_moderate
+        assert (r["moderate_text"] is not None) == has_moderate
+
+
+def test_card_front_matter_is_what_huggingface_hub_parses(exported):
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    from affect_battery.core.columns import EXTRA_CONFIGS, SPEC, features
+
+    card_text = (exported / "README.md").read_text()
+    data = DatasetCard(card_text).data
+    assert data.annotations_creators and data.language_creators
+    assert "machine-generated" in data.language_creators
+    assert data.source_datasets == ["original"] and data.multilinguality == ["monolingual"]
+    assert data.task_categories == ["text-classification"]
+    assert data.task_ids == ["multi-class-classification"]
+    assert "synthetic" in data.tags and data.license == "apache-2.0"
+    assert data["affect_battery"] == {"repo_id": REPO, "version": "0.1.0", "tag": "v0.1.0"}
+    configs = MetadataConfigs.from_dataset_card_data(data)
+    assert set(configs) == {"default", *EXTRA_CONFIGS}
+    assert configs.get_default_config_name() == "default"
+    infos = DatasetInfosDict.from_dataset_card_data(data)
+    assert infos["default"].features == features(SPEC)
+    for name, (split, spec) in EXTRA_CONFIGS.items():
+        assert infos[name].features == features(spec)
+        assert infos[name].splits[split].num_examples > 0
+    assert infos["default"].splits["clinical"].num_examples == 192
+    # the body: uses, limits and how to pin a version, naming the repository given at export
+    for heading in ("## Uses", "## Out-of-scope uses", "## Limitations", "### Loading a version"):
+        assert heading in card_text
+    assert f'load_dataset("{REPO}", revision="v0.1.0")' in card_text
+    assert "affect-battery/affect-battery" not in card_text
+    citation = (exported / "CITATION.cff").read_text()
+    assert f"datasets/{REPO}" in citation and "affect-battery/affect-battery" not in citation
+
+
+def test_published_documents_point_only_at_files_that_exist(exported):
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("README.md", "DATASHEET.md"):
+        text = (exported / name).read_text()
+        for ref in set(re.findall(r"`((?:docs|data)/[\w./-]+\.md)`", text)):
+            assert (root / ref).is_file(), f"{name} points at {ref}, which does not exist"
+        assert "DESIGN.md" not in text
+
+
+def test_export_refuses_a_bad_repo_id_before_any_work(tmp_path, capsys):
+    for bad in ("not-a-valid/repo/id", "no-namespace", "org/bad--name"):
+        code = main(["export", str(tmp_path / "x"), "--repo-id", bad])
+        err = capsys.readouterr().err
+        assert code == 2 and bad in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()

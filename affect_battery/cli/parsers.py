@@ -193,7 +193,40 @@ def parser_analyze(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--trust-remote-code", action="store_true",
                     help="allow a Hub model's own code to run (off by default)")
     an.add_argument("--out", default="analysis", metavar="DIR")
+    an.add_argument("--sae", metavar="FOLDER|RELEASE/ID",
+                    help="for --methods sae: an SAE folder in the sae-lens layout (e.g. from "
+                    "sae-train) or a sae-lens release/id (needs the 'sae' extra)")
+    an.add_argument("--sae-hook", metavar="SITE",
+                    help="site the SAE reads (blocks.N, blocks.N.mlp or a TransformerLens hook "
+                    "name); default: the SAE's own hook_name")
+    an.add_argument("--sae-top-k", type=int, default=10, metavar="K",
+                    help="affect latents ablated in the SAE causal check")
+    an.add_argument("--sae-items", type=int, default=64, metavar="N",
+                    help="clinical items of the SAE causal check")
     add_battery(an)
+
+
+def parser_sae_train(sub: argparse._SubParsersAction) -> None:
+    st = sub.add_parser("sae-train", help="train a small TopK SAE offline (a demonstration "
+                        "dictionary for analyze --methods sae)",
+                        description="Capture token activations of a model at one site over "
+                        "the battery and the classifier's training corpus, fit a TopK sparse "
+                        "autoencoder and save it in the sae-lens folder layout.")
+    st.add_argument("--model", default="smollm2-135m", metavar="ID|PATH|ALIAS")
+    st.add_argument("--out", default="sae-smollm2", metavar="DIR")
+    st.add_argument("--hook", metavar="SITE", help="site to read (blocks.N, blocks.N.mlp, "
+                    "...); default: the residual stream after the middle block")
+    st.add_argument("--d-sae", type=int, metavar="N", help="latents (default: 8 x hidden size)")
+    st.add_argument("--k", type=int, default=32, help="active latents per token")
+    st.add_argument("--steps", type=int, default=3000)
+    st.add_argument("--batch-size", type=int, default=512, help="tokens per training step")
+    st.add_argument("--lr", type=float, default=5e-4)
+    st.add_argument("--max-texts", type=int, metavar="N",
+                    help="a quick run on the first N texts of each corpus")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    st.add_argument("--trust-remote-code", action="store_true",
+                    help="allow a Hub model's own code to run (off by default)")
 
 
 def parser_sweep(sub: argparse._SubParsersAction) -> None:
@@ -281,5 +314,5 @@ def parser_norms(sub: argparse._SubParsersAction) -> None:
 PARSERS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     parser_gate, parser_validate, parser_train_classifier, parser_stats, parser_export,
     parser_diff, parser_push, parser_analyze, parser_sweep, parser_screen, parser_demo,
-    parser_norms)
+    parser_norms, parser_sae_train)
 """In the order ``affect-battery --help`` lists the commands."""

@@ -15,7 +15,7 @@ from .columns import COLUMNS, NORM_COLUMNS, SPEC, records
 from .columns import features as column_features
 from .constants import EMOTIONS, SPLITS
 from .findings import Finding
-from .ids import parse_id, scenario_of, sibling_id
+from .ids import BadId, parse_id, scenario_of, sibling_id
 from .items import complete_items, read_items, to_typed_frame
 from .norms import item_norms, load_ratings
 from .paths import stimuli_dir
@@ -43,23 +43,60 @@ def read_battery_with_findings(root: str | Path | None = None
         return to_typed_frame(empty), []
     raws = [read_items(f) for f in files]  # InputError names the file and line
     frame, findings = complete_items(pd.concat(raws, ignore_index=True))
-    return frame, findings
+    return frame.assign(scenario=frame["id"].map(_scenario)), findings
+
+
+def _scenario(item_id: object) -> str | None:
+    """The id's scenario; None for a malformed id (the schema reports that one)."""
+    try:
+        return scenario_of(item_id)  # type: ignore[arg-type]
+    except BadId:
+        return None
+
+
+def order_key(item_id: str) -> tuple[int, int, int, str, int]:
+    """Sort key of the one row order: split, emotion (wheel order), domain, theme, number.
+
+    Every door to the battery (``battery_frame``, ``load_battery``, the exported parquet files)
+    lists rows in this order, so row *i* is the same item whichever door it came through.
+
+    >>> sorted(["C-anger-d1-1", "C-joy-d2-1", "N-joy-d1-1", "C-joy-d1-10", "C-joy-d1-2"],
+    ...        key=order_key)
+    ['C-joy-d1-2', 'C-joy-d1-10', 'C-joy-d2-1', 'C-anger-d1-1', 'N-joy-d1-1']
+    """
+    p = parse_id(item_id)
+    emotion = EMOTIONS.index(p.emotion) if p.emotion is not None else len(EMOTIONS)
+    return (SPLITS.index(p.split), emotion, p.domain or 0, p.theme or "", p.n)
+
+
+def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` in the one row order (:func:`order_key`), index reset.
+
+    Rows whose id does not parse (only possible in a draft being gated) keep their relative
+    order after the others.
+    """
+    def key(item_id: object) -> tuple:
+        try:
+            return (0, *order_key(item_id))  # type: ignore[arg-type]
+        except BadId:
+            return (1,)
+
+    keys = frame["id"].map(key)
+    order = sorted(range(len(frame)), key=lambda i: keys.iloc[i])
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def battery_frame(root: str | Path | None = None, provenance: bool = False,
                   norms: bool = False) -> pd.DataFrame:
-    """The battery as one DataFrame in ``COLUMNS`` order (split order, then file order).
+    """The battery as one DataFrame: ``COLUMNS``, rows in :func:`canonical_order`.
 
     ``norms=True`` appends the per-item reading norms (``NORM_COLUMNS``), computed from the
     ratings stored beside the stimuli; they are off by default because the gate and the
     checks need only the items.
     """
     frame, _ = read_battery_with_findings(root)
-    order = {s: i for i, s in enumerate(SPLITS)}
-    frame = frame.assign(_split_order=frame["split"].map(order))
-    frame = frame.sort_values(["_split_order"], kind="stable").drop(columns="_split_order")
     cols = [*COLUMNS, "_file", "_line"] if provenance else list(COLUMNS)
-    frame = frame[cols].reset_index(drop=True)
+    frame = canonical_order(frame)[cols]
     if norms:
         frame = with_norms(frame, load_ratings(Path(root).parent / "norms" / "ratings.jsonl"
                                                if root is not None else None))
@@ -67,7 +104,8 @@ def battery_frame(root: str | Path | None = None, provenance: bool = False,
 
 
 def with_norms(frame: pd.DataFrame, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``frame`` with the ``NORM_COLUMNS`` appended (recomputed if already there)."""
+    """``frame`` with the ``NORM_COLUMNS`` appended (recomputed if already there); rows keep
+    their order."""
     base = frame.drop(columns=[c for c in NORM_COLUMNS if c in frame])
     return base.merge(item_norms(base, ratings), on="id", how="left", validate="1:1")
 
@@ -138,7 +176,8 @@ def quadruplets(frame: pd.DataFrame | None = None) -> pd.DataFrame:
         kid = sibling_id(c["id"], "keyword_rich")
         if kid not in by_id.index:
             continue
-        row = {"scenario": p.scenario, "emotion": p.emotion, "domain": p.domain}
+        row = {"scenario": p.scenario, "emotion": p.emotion, "domain": p.domain,
+               "domain_label": c["domain_label"]}
         for split in ("neutral", "moderate", "clinical", "keyword_rich"):
             iid = sibling_id(c["id"], split)
             present = iid in by_id.index

@@ -73,10 +73,12 @@ def make_id(split: str, emotion: str, domain: int, n: int) -> str:
 
 
 def derived_fields(item_id: str) -> dict[str, object]:
-    """Every column value the id determines (links, split, labels, default domain label)."""
+    """Every column value the id determines (scenario, links, split, labels, default domain
+    label)."""
     p = parse_id(item_id)
     if p.split == "complex_neutral":
         return {
+            "scenario": p.scenario,
             "split": p.split,
             "emotion": NEUTRAL,
             "source_emotion": None,
@@ -90,6 +92,7 @@ def derived_fields(item_id: str) -> dict[str, object]:
     assert p.emotion is not None and p.domain is not None
     clinical = make_id("clinical", p.emotion, p.domain, p.n)
     return {
+        "scenario": p.scenario,
         "split": p.split,
         "emotion": NEUTRAL if p.split == "neutral" else p.emotion,
         "source_emotion": p.emotion,

@@ -40,7 +40,7 @@ _INT_COLUMNS = frozenset(c.name for c in STIMULUS_SPEC if c.kind == "int32")
 
 PROVENANCE = ("_file", "_line")
 _DERIVED_FROM_ID = (
-    "split", "emotion", "source_emotion", "intensity", "has_keywords", "domain",
+    "scenario", "split", "emotion", "source_emotion", "intensity", "has_keywords", "domain",
     "matched_control_id", "source_id",
 )
 

@@ -17,11 +17,13 @@ import pandas as pd
 
 from .._version import __version__
 from ..analyses.report import card_section
+from ..core.columns import STIMULUS_SPEC
 from ..core.constants import DOMAIN_LABELS, EMOTIONS, LABELS, SPLITS
 from ..core.paths import package_data_dir
 from ..validators.defence import DefenceReport
 from ..validators.report import card_values, datasheet_values
-from .hub_yaml import front_matter
+from .configs import ConfigTables, config_tables
+from .hub_yaml import Release, front_matter
 
 DEFAULT_REPO_ID = "affect-battery/affect-battery"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -73,6 +75,33 @@ def length_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+_CONFIG_ROWS = {
+    "default": "one item (five splits: the conditions, not train/test partitions)",
+    "norms": "one rating: reader, item, SHA-256 of the text read, label, intensity",
+    "pairs": "one clinical item beside its neutral control: ids, texts, word counts",
+    "quadruplets": "one twinned scenario: neutral, moderate (null outside domains 1-3), "
+                   "clinical and keyword-rich ids and texts",
+}
+
+
+def configs_table(configs: list[ConfigTables]) -> str:
+    """Each config, its splits and row counts, and what one row is."""
+    lines = ["| config | splits (rows) | one row is |", "|---|---|---|"]
+    for c in configs:
+        splits = ", ".join(f"`{s}` ({t.num_rows})" for s, t in c.splits.items())
+        lines.append(f"| `{c.name}` | {splits} | {_CONFIG_ROWS[c.name]} |")
+    return "\n".join(lines)
+
+
+def columns_table() -> str:
+    """The item columns with their types and meanings, from their one declaration."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    for c in STIMULUS_SPEC:
+        kind = "class label" if c.kind == "class_label" else c.kind
+        lines.append(f"| {c.name} | {kind} | {c.doc} |")
+    return "\n".join(lines)
+
+
 def _report(report: DefenceReport | Mapping[str, Any]) -> DefenceReport:
     """The typed report; export hands over report.json's content (written or read back)."""
     return report if isinstance(report, DefenceReport) else DefenceReport.from_dict(report)
@@ -80,12 +109,21 @@ def _report(report: DefenceReport | Mapping[str, Any]) -> DefenceReport:
 
 def render_card(frame: pd.DataFrame, report: DefenceReport | Mapping[str, Any],
                 results: Mapping[str, Any] | None = None, repo_id: str = DEFAULT_REPO_ID,
-                ratings: pd.DataFrame | None = None) -> str:
-    """README.md of the Hub folder: YAML front matter plus the rendered template."""
+                ratings: pd.DataFrame | None = None,
+                configs: list[ConfigTables] | None = None) -> str:
+    """README.md of the Hub folder: YAML front matter plus the rendered template.
+
+    ``configs`` are the export's tables (default: built from ``frame`` and ``ratings``).
+    """
+    configs = config_tables(frame, ratings) if configs is None else configs
+    release = Release(repo_id)
     themes = sorted(frame.loc[frame["split"] == "complex_neutral", "domain_label"].unique())
     values = {
         "version": __version__,
         "repo_id": repo_id,
+        "tag": release.tag,
+        "configs_table": configs_table(configs),
+        "columns_table": columns_table(),
         "counts_table": counts_table(frame),
         "labels": ", ".join(LABELS),
         "domains": "; ".join(f"{d} {lab}" for d, lab in DOMAIN_LABELS.items()),
@@ -95,7 +133,7 @@ def render_card(frame: pd.DataFrame, report: DefenceReport | Mapping[str, Any],
         "analyses_section": card_section(results),
     }
     body = fill((cards_dir() / "dataset_card.md").read_text(encoding="utf-8"), values)
-    return front_matter(frame, ratings) + "\n" + body
+    return front_matter(configs, release) + "\n" + body
 
 
 def render_datasheet(frame: pd.DataFrame, report: DefenceReport | Mapping[str, Any],

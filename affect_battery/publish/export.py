@@ -1,4 +1,4 @@
-"""Build the Hugging Face dataset folder: parquet per split, card, datasheet, manifest.
+"""Build the Hugging Face dataset folder: parquet per config and split, card, datasheet, manifest.
 
 The export is deterministic (same version and data -> byte-identical files), refuses data that
 fails strict validation, refuses a non-empty target without ``force``, and is written to a
@@ -8,60 +8,51 @@ temporary folder that replaces the target only when complete.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from .._util.atomic import atomic_dir
 from .._version import __version__
-from ..core.battery import battery_frame, with_norms
-from ..core.columns import (
-    NORMS_CONFIG,
-    NORMS_SPLIT,
-    RATING_SPEC,
-    arrow_table,
-    parquet_name,
-)
+from ..core.battery import battery_frame, canonical_order, with_norms
+from ..core.columns import NORMS_CONFIG, NORMS_SPLIT, parquet_name
 from ..core.constants import LABELS, SPLITS
 from ..core.digest import battery_digest
 from ..core.items import to_typed_frame
-from ..core.norms import ratings_table
 from ..core.paths import package_data_dir
 from ..core.schema import validate_frame
 from ..errors import ExportError
 from .card import DEFAULT_REPO_ID, render_card, render_datasheet
+from .configs import config_tables, parquet_bytes
+from .hub_yaml import Release, check_repo_id, read_release
 
 REPORT_NAME = "defence_report.json"
 RESULTS_NAME = "analyses_results.json"
 MANIFEST = "MANIFEST.sha256"
+CITATION = "CITATION.cff"
 
-
-
-def parquet_bytes(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", use_dictionary=False,
-                   write_statistics=False, store_schema=True)
-    return buf.getvalue()
-
-
-def citation_cff() -> str:
-    return (
-        "cff-version: 1.2.0\n"
-        "message: \"If you use affect-battery, please cite it as below.\"\n"
-        "type: dataset\n"
-        "title: \"affect-battery: a keyword-free emotion stimulus battery\"\n"
-        f"version: \"{__version__}\"\n"
-        "authors:\n"
-        "  - name: \"affect-battery contributors\"\n"
-        "license: Apache-2.0\n"
-        f"url: \"https://huggingface.co/datasets/{DEFAULT_REPO_ID}\"\n"
-        "keywords:\n  - emotion\n  - interpretability\n  - stimuli\n  - Plutchik\n"
-    )
+def citation_cff(repo_id: str = DEFAULT_REPO_ID) -> str:
+    """CITATION.cff of the release: its version and the repository it is published in."""
+    tag = Release(repo_id).tag
+    cff = {
+        "cff-version": "1.2.0",
+        "message": "If you use affect-battery, please cite it as below.",
+        "type": "dataset",
+        "title": "affect-battery: a keyword-free emotion stimulus battery",
+        "version": __version__,
+        "authors": [{"name": "affect-battery contributors"}],
+        "license": "Apache-2.0",
+        "url": f"https://huggingface.co/datasets/{repo_id}",
+        "identifiers": [{"type": "url",
+                         "value": f"https://huggingface.co/datasets/{repo_id}/tree/{tag}",
+                         "description": f"this version, the repository's tag {tag}"}],
+        "keywords": ["emotion", "interpretability", "stimuli", "Plutchik"],
+    }
+    return yaml.safe_dump(cff, sort_keys=False, allow_unicode=True)
 
 
 def changelog_text() -> str:
@@ -84,16 +75,18 @@ def manifest(folder: Path) -> str:
 def build_files(frame: pd.DataFrame, report: dict[str, Any], results: dict[str, Any] | None,
                 repo_id: str) -> dict[str, bytes]:
     """Every file of the export, by relative path (MANIFEST added by the writer)."""
+    frame = canonical_order(frame)
+    configs = config_tables(frame)
     files: dict[str, bytes] = {}
-    for split in SPLITS:
-        part = frame[frame["split"] == split].sort_values("id", kind="stable")
-        files[parquet_name(split)] = parquet_bytes(arrow_table(part))
-    ratings = ratings_table(frame)
-    files[parquet_name(NORMS_SPLIT, NORMS_CONFIG)] = parquet_bytes(
-        arrow_table(ratings, RATING_SPEC))
-    files["README.md"] = render_card(frame, report, results, repo_id, ratings).encode()
+    for config in configs:
+        for split, table in config.splits.items():
+            files[config.path(split)] = parquet_bytes(table)
+    norms = next(c for c in configs if c.name == NORMS_CONFIG)
+    ratings = norms.splits[NORMS_SPLIT].to_pandas()
+    files["README.md"] = render_card(frame, report, results, repo_id, ratings,
+                                     configs).encode()
     files["DATASHEET.md"] = render_datasheet(frame, report, repo_id).encode()
-    files["CITATION.cff"] = citation_cff().encode()
+    files[CITATION] = citation_cff(repo_id).encode()
     files["CHANGELOG.md"] = changelog_text().encode()
     files[REPORT_NAME] = (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
     if results is not None:
@@ -119,7 +112,12 @@ def check_report(frame: pd.DataFrame, report: dict[str, Any]) -> None:
 def export(out: str | Path, report: dict[str, Any], results: dict[str, Any] | None = None,
            force: bool = False, repo_id: str = DEFAULT_REPO_ID,
            frame: pd.DataFrame | None = None) -> Path:
-    """Write the Hub folder to ``out``; ``report`` is a strict-mode defence report."""
+    """Write the Hub folder to ``out``; ``report`` is a strict-mode defence report.
+
+    ``repo_id`` is the Hub repository the folder will be pushed to: the card, its loading
+    examples and CITATION.cff name it, and ``push`` refuses a folder made for another.
+    """
+    check_repo_id(repo_id)
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise ExportError(f"{out}: exists and is not empty; use --force to replace it")
@@ -185,18 +183,17 @@ def verify_export(folder: str | Path) -> list[str]:
     if report.get("battery_sha256") != battery_digest(frame):
         problems.append(f"{REPORT_NAME}: computed on different data than the parquet files")
     card = (folder / "README.md").read_text(encoding="utf-8")
-    repo_id = _repo_id_from_card(card)
+    release = read_release(card)
+    if release is None:
+        return [*problems, "README.md: no affect_battery release metadata (repo_id) in the "
+                "front matter; re-export it"]
     ratings_path = folder / parquet_name(NORMS_SPLIT, NORMS_CONFIG)
     ratings = pq.read_table(ratings_path).to_pandas() if ratings_path.is_file() else None
-    if card != render_card(frame, report, results, repo_id, ratings):
+    if card != render_card(frame, report, results, release.repo_id, ratings):
         problems.append("README.md: differs from the card rendered from the data and "
                         f"{REPORT_NAME} (hand edit or stale numbers)")
+    citation = folder / CITATION
+    if (citation.is_file()
+            and citation.read_text(encoding="utf-8") != citation_cff(release.repo_id)):
+        problems.append(f"{CITATION}: differs from the citation of {release.repo_id}")
     return problems
-
-
-def _repo_id_from_card(card: str) -> str:
-    marker = 'load_dataset("'
-    i = card.find(marker)
-    if i < 0:
-        return DEFAULT_REPO_ID
-    return card[i + len(marker):card.index('"', i + len(marker))]
