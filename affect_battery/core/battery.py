@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .._util.cache import cached_path, content_key, store
 from .columns import COLUMNS, NORM_COLUMNS, SPEC, records
 from .columns import features as column_features
 from .constants import EMOTIONS, SPLITS
@@ -41,9 +42,36 @@ def read_battery_with_findings(root: str | Path | None = None
         empty["word_count"] = empty["word_count"].astype("int64")
         empty["sentence_count"] = empty["sentence_count"].astype("int64")
         return to_typed_frame(empty), []
+    key = content_key("battery-frame", files)
+    cached = _cached_frame(key)
+    if cached is not None:
+        return cached, []
     raws = [read_items(f) for f in files]  # InputError names the file and line
     frame, findings = complete_items(pd.concat(raws, ignore_index=True))
-    return frame.assign(scenario=frame["id"].map(_scenario)), findings
+    frame = frame.assign(scenario=frame["id"].map(_scenario))
+    if not findings:  # only a clean read is cached (its findings are then known to be none)
+        store(key, ".parquet", lambda path: frame.to_parquet(path, index=False))
+    return frame, findings
+
+
+def _cached_frame(key: str) -> pd.DataFrame | None:
+    """The completed table of these exact stimulus files from an earlier run (the user cache,
+    ``_util.cache``), or None. A stale or damaged entry is ignored and rebuilt."""
+    path = cached_path(key, ".parquet")
+    if path is None:
+        return None
+    try:
+        frame = pd.read_parquet(path)
+    except Exception:  # a damaged or foreign entry: recompute rather than fail
+        return None
+    expected = [*COLUMNS, "_file", "_line"]
+    if sorted(frame.columns) != sorted(expected) or frame["id"].isna().any():
+        return None
+    for col in COLUMNS:  # stimulus text columns are plain objects with None, as read fresh
+        if isinstance(frame[col].dtype, pd.StringDtype):
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    frame = frame[expected]
+    return frame.assign(scenario=frame["id"].map(_scenario))  # derived exactly as when fresh
 
 
 def _scenario(item_id: object) -> str | None:
