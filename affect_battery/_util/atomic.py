@@ -183,7 +183,8 @@ class atomic_dir:
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.",
                                          dir=self.target.parent))
-        self.tmp.chmod(0o755)  # mkdtemp creates 0700; results are meant to be read
+        # mkdtemp creates 0700 whatever the umask; a folder made by mkdir would get this.
+        self.tmp.chmod(0o777 & ~_umask())
         return self.tmp
 
     def __exit__(self, exc_type: object, *_: object) -> None:

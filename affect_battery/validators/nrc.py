@@ -16,16 +16,16 @@ from functools import lru_cache
 import pandas as pd
 
 from ..core.constants import EMOTIONS
-from .accuracy import NO_PREDICTION, Top1, top1
+from .accuracy import NO_PREDICTION, TIE, Top1, top1
 from .describe import Summary, by_split, matched_values
 from .records import Record
 from .stats import TestResult, wilcoxon_paired
 
 _WORD = re.compile(r"[a-z]+")
 _KEY_FIX = {"anticip": "anticipation"}
-TIE = "tie"
-TOP1_NOTE = ("ties among the top categories earn 1/k credit; 'tie' and 'none' count as wrong in "
-             "the confusion matrix and McNemar")
+TOP1_NOTE = ("ties among the top categories earn 1/k credit; the confusion matrix shows them in "
+             "its 'tie' column and texts without an emotion word in 'none', and McNemar counts "
+             "both as wrong")
 NRC_LICENCE = ("NRC Word-Emotion Association Lexicon (Mohammad & Turney), research use; "
                "see https://saifmohammad.com/WebPages/NRC-Emotion-Lexicon.htm")
 

@@ -22,10 +22,10 @@ def write_report(report: DefenceReport, items: pd.DataFrame, out_dir: str | Path
     with atomic_dir(out_dir) as tmp:
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n",
                                          encoding="utf-8")
-        (tmp / "report.md").write_text(render_markdown(report), encoding="utf-8")
         items.to_csv(tmp / "items.csv", index=False, float_format="%.6f")
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
-        if figures:
-            write_figures(report, items, tmp)
+        # Figures first, so report.md lists exactly the files that were written.
+        written = [p.name for p in write_figures(report, items, tmp)] if figures else []
+        (tmp / "report.md").write_text(render_markdown(report, written), encoding="utf-8")
     return out_dir
