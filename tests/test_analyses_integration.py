@@ -79,6 +79,9 @@ def test_suite_on_smollm2_subset_is_complete_and_deterministic(smollm, tmp_path,
         assert (out / name).is_file(), name
     saved = json.loads((out / "results.json").read_text())
     assert saved["schema_version"] == 1 and saved["headline"]["binary_best_layer"] in (0, 29)
+    paired = saved["probing"]["binary"]["paired"]  # compared across both runs above
+    assert paired["n_pairs"] == 5 and saved["headline"]["binary_pair_layer"] in (0, 29)
+    assert "Within matched pairs" in (out / "report.md").read_text()
 
 
 def test_minilm_encoder_runs_probing_geometry_and_knockout(tmp_path, model_cache,

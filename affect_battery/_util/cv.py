@@ -66,6 +66,18 @@ def out_of_fold_proba(make: Any, x: Any, y: np.ndarray, folds: Folds) -> np.ndar
     return out
 
 
+def pair_wins(upper: Any, lower: Any) -> np.ndarray:
+    """Per matched pair: 1 where the upper member scores above the lower one, 0.5 on a tie, 0
+    below. The battery's design is the matched pair, so the defence battery's TF-IDF pair win
+    rate and the probes' paired metrics all count wins this one way.
+
+    >>> pair_wins(np.array([0.9, 0.5, 0.1]), np.array([0.2, 0.5, 0.3])).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    a, b = np.asarray(upper, float), np.asarray(lower, float)
+    return np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
+
+
 def tfidf_pipeline(seed: int = DEFAULT_SEED) -> Any:
     """TF-IDF over word uni- and bigrams, then logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -238,3 +238,28 @@ def agreement(exact: dict[K, SitePatch], attribution: dict[K, np.ndarray]
         else:
             out[k] = {"pearson": float("nan"), "spearman": float("nan"), "n": len(e)}
     return out
+
+
+TOP_K = 10  # sites compared by top-k overlap (fewer where a kind has fewer sites)
+
+
+def top_k_overlap(exact: dict[K, SitePatch], attribution: dict[K, np.ndarray],
+                  k: int = TOP_K) -> dict[str, dict[str, float | int]]:
+    """Share of the k sites with the largest mean exact effect that the attribution also ranks
+    in its top k, per site kind and over all sites (``"all"``).
+
+    Sites are ranked by their mean over the pairs, largest first (the effect that moves the
+    logit difference towards the source, as ``top_sites`` ranks them). Where a group has no
+    more than k sites the overlap is 1 by construction; ``k`` and ``n_sites`` say so.
+    """
+    kind = {s: Site.of(s).kind for s in exact}
+    groups = {k_: [s for s in exact if kind[s] == k_] for k_ in sorted(set(kind.values()))}
+    groups["all"] = list(exact)
+    out: dict[str, dict[str, float | int]] = {}
+    for name, group in groups.items():
+        kk = min(k, len(group))
+        top_e = set(sorted(group, key=lambda s: -float(exact[s].effect.mean()))[:kk])
+        top_a = set(sorted(group, key=lambda s: -float(attribution[s].mean()))[:kk])
+        out[name] = {"overlap": len(top_e & top_a) / kk if kk else float("nan"), "k": kk,
+                     "n_sites": len(group)}
+    return out

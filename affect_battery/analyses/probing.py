@@ -5,7 +5,8 @@ grouped by scenario: a clinical item and its neutral, moderate and keyword-rich 
 fall in the same fold, so a probe can never score by recognising the story. The same folds serve
 the two baselines (TF-IDF on the raw text, word count alone) and the label-permutation null.
 One ``seed`` fixes the folds, the estimators and the null; ``seed=0`` gives the published
-figures.
+figures. The within-pair figures (pair win rate, difference probe, margin over TF-IDF, dose
+response) are in :mod:`.paired`, on the same folds.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def roc_auroc_safe(fn: Any, y: np.ndarray, p: np.ndarray) -> float:
     return float(fn(y, p)) if len(np.unique(y)) == 2 else float("nan")
 
 
+def auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """Binary AUROC of scores ``p``; NaN when ``y`` holds one class."""
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auroc_safe(roc_auc_score, y, p)
+
+
 def multiclass_scores(x: Any, y: np.ndarray, groups: np.ndarray, make: Factory = probe_pipeline,
                       seed: int = DEFAULT_SEED) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, roc_auc_score
@@ -56,6 +64,14 @@ def multiclass_scores(x: Any, y: np.ndarray, groups: np.ndarray, make: Factory =
                                                labels=classes)),
             "accuracy": float(accuracy_score(y, classes[p.argmax(axis=1)])),
             "chance": 1 / len(classes)}
+
+
+def transfer_proba(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                   seed: int = DEFAULT_SEED) -> np.ndarray:
+    """P(label 1) of the test items under a binary probe trained on another condition (the
+    scores :func:`transfer` ranks, kept so pairs can be compared within scenario)."""
+    model = probe_pipeline(seed=seed).fit(x_train, y_train)
+    return model.predict_proba(x_test)[:, list(model.classes_).index(1)]
 
 
 def transfer(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,

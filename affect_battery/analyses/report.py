@@ -20,6 +20,7 @@ from ..core.constants import EMOTIONS
 from .capture import CaptureResult
 from .geometry import pca_2d
 from .result import RunResult, Section
+from .sae.render import sae_figure, sae_markdown
 
 
 def _plt() -> Any:
@@ -37,22 +38,87 @@ def _save(fig: Any, path: Path) -> None:
     _plt().close(fig)
 
 
+def _fit_ylim(ax: Any, values: list[float]) -> None:
+    """The y-axis fitted to what is drawn, not 0-1: the differences that matter (probe against
+    TF-IDF) are a few points apart near the top; chance is drawn only when it is in range."""
+    v = np.array([x for x in values if x == x], float)
+    if not v.size:
+        return
+    pad = max(0.01, 0.08 * float(np.ptp(v)))
+    lo, hi = max(0.0, float(v.min()) - pad), min(1.0, float(v.max()) + pad)
+    ax.set_ylim(lo, hi)
+    if lo < 0.5 < hi:
+        ax.axhline(0.5, color="grey", lw=0.8)
+
+
+def _paired_panel(ax: Any, fin: pd.DataFrame, mean: pd.DataFrame, sites: pd.DataFrame
+                  ) -> None:
+    """Per layer: the probe's pair win rate and difference-probe accuracy, with TF-IDF's and
+    word count's win rates on the same folds as horizontal lines (and the attention and MLP
+    outputs' win rates, thin, where the run has them)."""
+    drawn: list[float] = []
+    for site, colour in (("attn", "C4"), ("mlp", "C1")):
+        sub = sites[sites["site"] == site] if "site" in sites else sites.iloc[:0]
+        if len(sub) and "binary_pair_win_rate" in sub:
+            ax.plot(sub["layer"], sub["binary_pair_win_rate"], "-", color=colour, lw=0.8,
+                    alpha=0.7, label=f"clinical > neutral, probe on {site} output")
+            drawn += sub["binary_pair_win_rate"].tolist()
+    for prefix, colour, what in (("binary", "C0", "clinical"), ("moderate", "C2", "moderate")):
+        col = f"{prefix}_pair_win_rate"
+        if col not in fin or fin[col].isna().all():
+            continue
+        ax.plot(fin["layer"], fin[col], "-", color=colour, label=f"{what} > neutral, probe")
+        drawn += fin[col].tolist()
+        if prefix == "binary":
+            acc = fin["binary_difference_accuracy"]
+            ax.plot(fin["layer"], acc, "--", color=colour, label="difference probe accuracy")
+            drawn += acc.tolist()
+            if col in mean:
+                ax.plot(mean["layer"], mean[col], ":", color=colour, alpha=0.6,
+                        label="probe, mean over the stimulus")
+                drawn += mean[col].tolist()
+        for base, style, name in (("tfidf", "--", "TF-IDF"), ("wordcount", ":", "word count")):
+            level = float(fin[f"{prefix}_{base}_pair_win_rate"].iloc[0])
+            ax.axhline(level, color="C3" if base == "tfidf" else "C7", ls=style, lw=1,
+                       alpha=1.0 if prefix == "binary" else 0.5,
+                       label=f"{name} ({what}), {level:.3f}")
+            drawn.append(level)
+    ax.set_ylabel("pair win rate (ties half)")
+    ax.set_title("Within matched pairs (out of fold, grouped by scenario)", fontsize=9)
+    _fit_ylim(ax, drawn)
+    ax.legend(fontsize=6)
+
+
 def probing_figure(table: pd.DataFrame, path: Path) -> None:
+    """The paired panel first (when the run has pairs), then the unpaired AUROCs."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    paired = "binary_pair_win_rate" in table
+    fig, axes = plt.subplots(1, 2 if paired else 1, figsize=(12 if paired else 7, 4), dpi=120,
+                             squeeze=False)
+    sites = table
+    if "site" in table:
+        sites, table = table[table["position"] == "final"], table[table["site"] == "resid"]
+    if paired:
+        _paired_panel(axes[0, 0], table[table["position"] == "final"],
+                      table[table["position"] == "mean"], sites)
+    ax = axes[0, -1]
+    drawn: list[float] = []
     for pos, style in (("final", "-"), ("mean", "--")):
         sub = table[table["position"] == pos]
-        if "binary_auroc" in sub:
-            ax.plot(sub["layer"], sub["binary_auroc"], style, label=f"clinical vs neutral ({pos})")
-        if "eight_macro_auroc" in sub:
-            ax.plot(sub["layer"], sub["eight_macro_auroc"], style,
-                    label=f"8-class macro AUROC ({pos})")
-    ax.axhline(0.5, color="grey", lw=0.8)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("AUROC (grouped 5-fold)")
-    ax.set_ylim(0.4, 1.01)
+        for col, label in (("binary_auroc", "clinical vs neutral"),
+                           ("eight_macro_auroc", "8-class macro AUROC")):
+            if col in sub:
+                ax.plot(sub["layer"], sub[col], style, label=f"{label} ({pos})")
+                drawn += sub[col].tolist()
+    ax.set_ylabel("unpaired AUROC (grouped 5-fold)")
+    _fit_ylim(ax, drawn)
     ax.legend(fontsize=7)
-    ax.set_title("Linear probes on the residual stream")
+    ax.set_title("Linear probes on the residual stream, unpaired", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    for a in axes[0]:
+        a.set_xlabel("layer")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     _save(fig, path)
 
 
@@ -139,8 +205,78 @@ def _md_header(r: Section) -> list[str]:
     return lines
 
 
+def _pct(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _md_paired_row(pa: Section) -> str:
+    m = pa["margin_vs_tfidf"]["win_rate"]
+    md = pa["margin_vs_tfidf"]["difference_accuracy"]
+    return (f"| {pa['task']} | {pa['n_pairs']} | {pa['best_layer']} | "
+            f"**{_pct(pa['probe']['win_rate'])}** | {_pct(pa['probe']['difference_accuracy'])} "
+            f"| {_pct(pa['tfidf']['win_rate'])} | {_pct(pa['tfidf']['difference_accuracy'])} | "
+            f"{_pct(pa['wordcount']['win_rate'])} | "
+            f"{_pct(pa['wordcount']['difference_accuracy'])} | "
+            f"{m['estimate']:+.3f} [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}] | "
+            f"{md['estimate']:+.3f} [{md['ci_low']:+.3f}, {md['ci_high']:+.3f}] | "
+            f"{_pct(pa['probe']['auroc'])} | {_pct(pa['tfidf']['auroc'])} |")
+
+
+def _md_dose(name: str, d: Section) -> str:
+    return (f"{name} {d['ordered_rate']:.3f} of {d['n_scenarios']} scenarios (Page's L = "
+            f"{d['page_l']:.0f}, p = {d['page_p']:.2g})")
+
+
+def _md_paired(p: Section) -> list[str]:
+    """The matched-pair figures: one summary row per task at its best paired layer, the dose
+    response, then the clinical task layer by layer."""
+    tasks = [p[k]["paired"] for k in ("binary", "moderate") if "paired" in p.get(k, {})]
+    if not tasks:
+        return []
+    lines = ["", "### Within matched pairs", "",
+             "Pair win rate: share of pairs whose upper item the out-of-fold probe scores above "
+             "its own neutral (ties half, chance 0.5). Difference probe: logistic regression "
+             "on the pairs' differences, out of fold. TF-IDF and word count on the same folds; "
+             f"margin = probe - TF-IDF, bootstrap interval: {tasks[0]['bootstrap']}.", "",
+             "| task | pairs | layer | probe win rate | difference probe | TF-IDF win rate | "
+             "TF-IDF difference | word count win rate | word count difference | win-rate "
+             "margin vs TF-IDF [95% CI] | difference margin vs TF-IDF [95% CI] | unpaired "
+             "AUROC | TF-IDF AUROC |", "|" + "---|" * 13]
+    lines += [_md_paired_row(pa) for pa in tasks]
+    b = tasks[0]
+    if b.get("dose_response"):
+        lines += ["", f"- dose response at layer {b['best_layer']}, scenarios ordered "
+                  "clinical > moderate > neutral by the clinical-vs-neutral read-out, which "
+                  "never trains on moderates (chance 1/6): "
+                  + _md_dose("probe", b["dose_response"])
+                  + "; " + _md_dose("TF-IDF", b["tfidf_dose_response"])]
+    others = [s for s in b.get("by_site", {}) if s != "resid"]
+    for site in others:
+        o = b["by_site"][site]
+        lines.append(f"- probe on the {site} output: best pair win rate {o['win_rate']:.3f} "
+                     f"at layer {o['best_layer']} (difference probe "
+                     f"{o['difference_accuracy']:.3f}, unpaired AUROC {o['auroc']:.3f})")
+    dose = "dose_ordered_rate_by_layer" in b
+    lines += ["", f"Per layer, {b['task']} (final token; residual stream unless named):", "",
+              "| layer | probe win rate | difference probe | margin vs TF-IDF [95% CI] | "
+              "unpaired AUROC |" + (" dose ordered |" if dose else "")
+              + "".join(f" {s} win rate |" for s in others),
+              "|" + "---|" * (5 + dose + len(others))]
+    for layer, win in b["win_rate_by_layer"].items():
+        m = b["margin_vs_tfidf_by_layer"][layer]
+        row = (f"| {layer} | {win:.3f} | {b['difference_accuracy_by_layer'][layer]:.3f} | "
+               f"{m['estimate']:+.3f} [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}] | "
+               f"{b['auroc_by_layer'][layer]:.3f} |")
+        if dose:
+            row += f" {b['dose_ordered_rate_by_layer'][layer]:.3f} |"
+        for site in others:
+            row += f" {b['by_site'][site]['win_rate_by_layer'][layer]:.3f} |"
+        lines.append(row)
+    return lines
+
+
 def _md_binary(b: Section) -> list[str]:
-    lines = ["", "## Probing (folds grouped by scenario)", "",
+    lines = ["", "### Unpaired", "",
              f"- clinical vs neutral: best AUROC {b['best_auroc']:.3f} at layer "
              f"{b['best_layer']}, within 2% of the peak from layer {b['saturation_layer']}; "
              f"permutation p = {b['permutation_null']['p_value']:.3f} "
@@ -151,7 +287,9 @@ def _md_binary(b: Section) -> list[str]:
              f"{b['baselines']['wordcount_auroc']:.3f}"]
     if "transfer_k_to_c_auroc_at_best" in b:
         lines.append(f"- transfer keyword_rich vs neutral -> clinical vs neutral at the best "
-                     f"layer: AUROC {b['transfer_k_to_c_auroc_at_best']:.3f}")
+                     f"layer: AUROC {b['transfer_k_to_c_auroc_at_best']:.3f}"
+                     + (f", pair win rate {b['transfer_k_to_c_pair_win_rate_at_best']:.3f}"
+                        if "transfer_k_to_c_pair_win_rate_at_best" in b else ""))
     lines.append("- AUROC by layer: " + ", ".join(f"{k}: {v:.3f}"
                                                    for k, v in b["auroc_by_layer"].items()))
     return lines
@@ -171,7 +309,10 @@ def _md_eight_class(e: Section) -> list[str]:
 
 def _md_probing(r: Section) -> list[str]:
     p = r.get("probing", {})
-    return ((_md_binary(p["binary"]) if "binary" in p else [])
+    if not p:
+        return []
+    return (["", "## Probing (folds grouped by scenario)"] + _md_paired(p)
+            + (_md_binary(p["binary"]) if "binary" in p else [])
             + (_md_eight_class(p["eight_class"]) if "eight_class" in p else []))
 
 
@@ -185,12 +326,43 @@ def _md_patching(r: Section) -> list[str]:
                      + ", ".join(f"{s['site']}@{s['layer']} ({s['normalised_effect']:+.2f}, "
                                  f"top-1 {s['top1_success']:.2f})"
                                  for s in e.get("top_sites", [])))
-        for kind2, a in e.get("attribution_vs_exact", {}).items():
-            lines.append(f"  - attribution vs exact, {kind2}: Pearson {a['pearson']:.3f}, "
-                         f"Spearman {a['spearman']:.3f} (n = {a['n']})")
+        lines += _md_attribution_lines(e.get("attribution_vs_exact", {}),
+                                       e.get("relp_vs_exact", {}), e.get("top_k_overlap", {}))
+    if "relp_vs_exact_by_site_kind" in pa:
+        lines += ["- pooled over the pair types:"] + _md_attribution_lines(
+            pa.get("attribution_vs_exact_by_site_kind", {}), pa["relp_vs_exact_by_site_kind"],
+            {})
     if "attribution_speedup" in pa:
-        lines.append(f"- wall time: exact {pa['wall_time_s']['exact']} s, attribution "
-                     f"{pa['wall_time_s']['attribution']} s ({pa['attribution_speedup']}x)")
+        w = pa["wall_time_s"]
+        relp_time = (f", RelP {w['relp']} s ({pa['relp_speedup']}x)"
+                     if "relp_speedup" in pa else "")
+        lines.append(f"- wall time: exact {w['exact']} s, attribution (AtP) "
+                     f"{w['attribution']} s ({pa['attribution_speedup']}x){relp_time}")
+    if "relp_rules" in pa:
+        lines.append(f"- RelP rules: {pa['relp_rules']}")
+    return lines
+
+
+def _num(x: Any) -> str:
+    return "n/a" if x is None or x != x else f"{x:.3f}"
+
+
+def _md_attribution_lines(atp: Section, relp: Section, overlap: Section) -> list[str]:
+    """Per site kind: AtP's and RelP's agreement with exact patching, and top-k overlap."""
+    lines = []
+    for kind in sorted(set(atp) | set(relp)):
+        parts = [f"{name} Pearson {_num(a[kind]['pearson'])}, Spearman "
+                 f"{_num(a[kind]['spearman'])}" for name, a in (("AtP", atp), ("RelP", relp))
+                 if kind in a]
+        n = (atp.get(kind) or relp.get(kind))["n"]
+        o = overlap.get(kind)
+        top = (f"; top-{o['k']} of {o['n_sites']} sites shared with exact: AtP "
+               f"{_num(o.get('atp'))}, RelP {_num(o.get('relp'))}" if o else "")
+        lines.append(f"  - {kind} vs exact (n = {n}): " + "; ".join(parts) + top)
+    if overlap.get("all"):
+        o = overlap["all"]
+        lines.append(f"  - all sites: top-{o['k']} of {o['n_sites']} shared with exact: AtP "
+                     f"{_num(o.get('atp'))}, RelP {_num(o.get('relp'))}")
     return lines
 
 
@@ -242,7 +414,31 @@ def _md_footer(r: Section) -> list[str]:
 
 
 _MD_SECTIONS: tuple[Callable[[Section], list[str]], ...] = (
-    _md_header, _md_probing, _md_patching, _md_knockout, _md_geometry, _md_steering, _md_footer)
+    _md_header, _md_probing, _md_patching, _md_knockout, _md_geometry, _md_steering,
+    sae_markdown, _md_footer)
+
+
+def _card_paired_lead(h: Section) -> str:
+    """The card's first sentence: the within-pair figure against the text baselines measured
+    the same way, the unpaired AUROC beside it (all read from the headline block)."""
+    if "binary_pair_win_rate" not in h:
+        return ""
+    text = (f"Within matched pairs, a linear probe on the residual stream (layer "
+            f"{h['binary_pair_layer']}, out of fold, folds grouped by scenario) scores the "
+            f"clinical item above its own neutral in {h['binary_pair_win_rate']:.1%} of pairs; "
+            f"TF-IDF does so in {h['binary_tfidf_pair_win_rate']:.1%} and word count in "
+            f"{h['binary_wordcount_pair_win_rate']:.1%} (margin over TF-IDF "
+            f"{h['binary_pair_margin_vs_tfidf']:+.3f}, 95% CI "
+            f"[{h['binary_pair_margin_ci_low']:+.3f}, {h['binary_pair_margin_ci_high']:+.3f}]"
+            f"). A difference probe on the pairs reaches "
+            f"{h['binary_difference_probe_accuracy']:.1%} (TF-IDF "
+            f"{h['binary_tfidf_difference_probe_accuracy']:.1%}). The unpaired AUROC, which "
+            f"ranks items of different stories against each other, is "
+            f"{h['binary_auroc_at_pair_layer']:.3f} at that layer.")
+    if "dose_ordered_rate" in h:
+        text += (f" Scenarios ordered clinical > moderate > neutral by the same probe: "
+                 f"{h['dose_ordered_rate']:.1%} (Page's trend test p = {h['dose_page_p']:.2g}).")
+    return text
 
 
 def card_section(results: Section | None) -> str:
@@ -258,6 +454,9 @@ def card_section(results: Section | None) -> str:
     lines = [f"## Reference analyses ({name})", "",
              f"Computed by `affect-battery analyze` (results schema "
              f"{results.get('schema_version', '?')}).", ""]
+    lead = _card_paired_lead(results.get("headline") or {})
+    if lead:
+        lines += [lead, ""]
     for key, value in sorted((results.get("headline") or {}).items()):
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         lines.append(f"- {key.replace('_', ' ')}: {shown}")
@@ -293,6 +492,7 @@ _FIGURES: tuple[tuple[str, str, Callable[[pd.DataFrame, Path], None]], ...] = (
     ("patching_sites", "patching.png", patching_figure),
     ("knockout", "knockout.png", knockout_figure),
     ("steering", "steering.png", steering_figure),
+    ("sae_latents", "sae_latents.png", sae_figure),
 )
 
 

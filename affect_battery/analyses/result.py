@@ -47,10 +47,59 @@ class RunResult:
         return out
 
 
+def _paired_headline(prefix: str, pa: Section) -> Section:
+    """Within-pair figures of one binary task at its best paired layer, with the text
+    baselines measured the same way and the unpaired AUROC beside them."""
+    m = pa["margin_vs_tfidf"]["win_rate"]
+    h: Section = {
+        f"{prefix}_pair_win_rate": round(pa["probe"]["win_rate"], 4),
+        f"{prefix}_pair_layer": pa["best_layer"],
+        f"{prefix}_difference_probe_accuracy": round(pa["probe"]["difference_accuracy"], 4),
+        f"{prefix}_tfidf_pair_win_rate": round(pa["tfidf"]["win_rate"], 4),
+        f"{prefix}_tfidf_difference_probe_accuracy": round(pa["tfidf"]["difference_accuracy"],
+                                                           4),
+        f"{prefix}_wordcount_pair_win_rate": round(pa["wordcount"]["win_rate"], 4),
+        f"{prefix}_wordcount_difference_probe_accuracy": round(
+            pa["wordcount"]["difference_accuracy"], 4),
+        f"{prefix}_pair_margin_vs_tfidf": round(m["estimate"], 4),
+        f"{prefix}_pair_margin_ci_low": round(m["ci_low"], 4),
+        f"{prefix}_pair_margin_ci_high": round(m["ci_high"], 4),
+        f"{prefix}_auroc_at_pair_layer": round(pa["probe"]["auroc"], 4)}
+    dose = pa.get("dose_response")
+    if dose:
+        h["dose_ordered_rate"] = round(dose["ordered_rate"], 4)
+        h["dose_page_p"] = float(f"{dose['page_p']:.3g}")
+    return h
+
+
+def _sae_headline(s: Section) -> Section:
+    """SAE latents separating clinical from neutral (mean over stimulus tokens), how many of
+    them a keyword-rich twin raises further, and the causal check against random latents."""
+    if "by_position" not in s:
+        return {}
+    b = s["by_position"].get("mean") or next(iter(s["by_position"].values()))
+    q = s["sae"]["on_battery_stimulus_tokens"]
+    h: Section = {"sae_explained_variance_battery": round(q["explained_variance"], 4),
+                  "sae_dead_fraction_battery": round(q["dead_fraction"], 4),
+                  "sae_latents_clinical_above_neutral": b["clinical_above_neutral"],
+                  "sae_latents_also_keyword_rich_above_clinical":
+                      b["of_them_keyword_rich_above_clinical"]}
+    for method in ("zero", "mean"):
+        m = (s.get("ablation") or {}).get(method)
+        if m and m.get("random_ld_change_mean") is not None:
+            h[f"sae_{method}_ablation_ld_change"] = round(m["affect_ld_change"], 4)
+            h[f"sae_{method}_ablation_random_ld_change"] = round(m["random_ld_change_mean"], 4)
+    return h
+
+
 def headline(results: Section) -> Section:
     """The figures a card or a closing note quotes, flat and typed."""
     h: Section = {}
     p = results.get("probing", {})
+    if "paired" in p.get("binary", {}):  # the matched pair first: the battery's design
+        h.update(_paired_headline("binary", p["binary"]["paired"]))
+    if "paired" in p.get("moderate", {}):
+        h.update(_paired_headline("moderate", p["moderate"]["paired"]))
     if "binary" in p:
         b = p["binary"]
         h["binary_auroc_best"] = round(b["best_auroc"], 4)
@@ -70,6 +119,10 @@ def headline(results: Section) -> Section:
         overall = pa["attribution_vs_exact_overall"]
         h["attribution_vs_exact_pearson"] = round(overall["pearson"], 4)
         h["attribution_vs_exact_spearman"] = round(overall["spearman"], 4)
+    if "relp_vs_exact_overall" in pa:  # Relevance Patching, beside AtP
+        overall = pa["relp_vs_exact_overall"]
+        h["relp_vs_exact_pearson"] = round(overall["pearson"], 4)
+        h["relp_vs_exact_spearman"] = round(overall["spearman"], 4)
     if "attribution_speedup" in pa:
         h["attribution_speedup_x"] = pa["attribution_speedup"]
     k = results.get("knockout", {})
@@ -81,6 +134,7 @@ def headline(results: Section) -> Section:
     if "rsa" in g:
         h["rsa_rho"] = round(g["rsa"]["rho"], 4)
         h["rsa_p"] = round(g["rsa"]["p_value"], 4)
+    h.update(_sae_headline(results.get("sae") or {}))
     if "behaviour" in results and "clinical" in results["behaviour"]:
         h["model_answer_accuracy_clinical"] = round(results["behaviour"]["clinical"]["accuracy"],
                                                     4)

@@ -15,17 +15,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._util.cv import pair_wins
 from ..core.constants import EMOTIONS
 from ..core.ids import parse_id, scenario_of, sibling_id
 from . import geometry as geo
 from . import knockout as ko
 from . import patching as pt
 from . import probing as pr
+from . import relp
 from . import steering as st
-from .capture import CaptureResult
+from .capture import CaptureResult, record_prefix
 from .config import AnalyzeConfig
 from .hooks import Site
 from .models import LoadedModel
+from .paired import PairedProbing, matched_pairs
 from .prompts import ANSWER_LABELS, Prompt
 from .result import Section
 from .selection import LABEL_INDEX, PAIR_KINDS, clinical_with_neutral, even_sample, patch_pairs
@@ -101,6 +104,8 @@ class _ProbeTargets:
     g_bin: np.ndarray
     y8: np.ndarray  # emotion on the cl rows
     g8: np.ndarray
+    paired: PairedProbing | None = None  # clinical vs neutral within pairs (moderates scored)
+    moderate: PairedProbing | None = None  # moderate vs neutral within pairs
 
     @property
     def can_bin(self) -> bool:
@@ -111,25 +116,39 @@ class _ProbeTargets:
         return len(np.unique(self.y8)) >= 3 and len(self.y8) >= 10
 
 
-def _probe_targets(frame: pd.DataFrame) -> _ProbeTargets:
+def _probe_targets(frame: pd.DataFrame, seed: int) -> _ProbeTargets:
     cn, cl = _split(frame, "clinical", "neutral"), _split(frame, "clinical")
+    ids, texts = list(frame["id"]), dict(zip(frame["id"], frame["text"], strict=True))
+    words = dict(zip(frame["id"], frame["word_count"].astype(float), strict=True))
     return _ProbeTargets(cn, cl, (frame.loc[cn, "split"] == "clinical").to_numpy(int),
                          frame.loc[cn, "id"].map(scenario_of).to_numpy(),
                          frame.loc[cl, "source_emotion"].to_numpy(),
-                         frame.loc[cl, "id"].map(scenario_of).to_numpy())
+                         frame.loc[cl, "id"].map(scenario_of).to_numpy(),
+                         PairedProbing.build("binary", ids, texts, words, "clinical", seed),
+                         PairedProbing.build("moderate", ids, texts, words, "moderate", seed))
+
+
+def _task_rows(ctx: RunContext, pp: PairedProbing) -> list[int]:
+    return [ctx.idx[i] for i in pp.task.ids]
 
 
 def _probe_table(ctx: RunContext, t: _ProbeTargets) -> pd.DataFrame:
-    """Per layer and position: binary and 8-class probe scores and keyword-rich transfer."""
+    """Per layer and position: binary and 8-class probe scores and keyword-rich transfer, and
+    the paired metrics (clinical and moderate vs neutral, with the text baselines' win rates on
+    the same folds)."""
     frame, seed = ctx.frame, ctx.cfg.seed
     cn, cl, y_bin, y8 = t.cn, t.cl, t.y_bin, t.y8
     kr, kn = _split(frame, "keyword_rich"), _split(frame, "keyword_rich", "neutral")
+    tasks = [pp for pp in (t.paired, t.moderate) if pp is not None and t.can_bin]
+    cn_pairs = matched_pairs(list(frame.loc[cn, "id"]))
     rows = []
     for layer in ctx.layers:
         for pos in ("final", "mean"):
             x = ctx.cap.get("resid", layer, pos)
-            row: Row = {"layer": layer, "position": pos}
-            if t.can_bin:
+            row: Row = {"layer": layer, "position": pos, "site": "resid"}
+            for pp in tasks:  # the paired probe's AUROC is the binary AUROC, same folds
+                row.update(pp.row(x[_task_rows(ctx, pp)]))
+            if t.can_bin and "binary_auroc" not in row:
                 row["binary_auroc"] = pr.binary_auroc(x[cn], y_bin, t.g_bin, seed=seed)
             if t.can8:
                 sc = pr.multiclass_scores(x[cl], y8, t.g8, seed=seed)
@@ -141,9 +160,17 @@ def _probe_table(ctx: RunContext, t: _ProbeTargets) -> pd.DataFrame:
                     row["transfer_k_to_c_accuracy"] = tr["accuracy"]
             if t.can_bin and kn.any() and (frame.loc[kn, "split"] == "keyword_rich").any():
                 yk = (frame.loc[kn, "split"] == "keyword_rich").to_numpy(int)
-                tr = pr.transfer(x[kn], yk, x[cn], y_bin, seed=seed)
-                row["transfer_k_to_c_binary_auroc"] = tr["auroc"]
+                p = pr.transfer_proba(x[kn], yk, x[cn], seed=seed)
+                row["transfer_k_to_c_binary_auroc"] = pr.auroc(y_bin, p)
+                if len(cn_pairs):
+                    row["transfer_k_to_c_pair_win_rate"] = float(np.mean(pair_wins(
+                        p[cn_pairs.upper], p[cn_pairs.lower])))
             rows.append(row)
+        if t.paired is not None and t.can_bin:  # the attention and MLP outputs, paired only
+            for kind in ("attn", "mlp"):
+                xs = ctx.cap.get(kind, layer, "final")[_task_rows(ctx, t.paired)]
+                rows.append({"layer": layer, "position": "final", "site": kind,
+                             **t.paired.row(xs)})
     return pd.DataFrame(rows)
 
 
@@ -167,7 +194,36 @@ def _binary_summary(ctx: RunContext, fin: pd.DataFrame, t: _ProbeTargets) -> Sec
     if "transfer_k_to_c_binary_auroc" in fin:
         out["transfer_k_to_c_auroc_at_best"] = float(
             fin.loc[fin["layer"] == best, "transfer_k_to_c_binary_auroc"].iloc[0])
+    if "transfer_k_to_c_pair_win_rate" in fin:
+        out["transfer_k_to_c_pair_win_rate_at_best"] = float(
+            fin.loc[fin["layer"] == best, "transfer_k_to_c_pair_win_rate"].iloc[0])
+    if t.paired is not None:
+        out["paired"] = _paired_summary(ctx, fin, t.paired, "clinical vs neutral")
     return out
+
+
+def _paired_by_site(table: pd.DataFrame) -> Section:
+    """Per site (residual stream, attention and MLP outputs; final token): the layer of the
+    highest pair win rate and its figures."""
+    out: Section = {}
+    for site, sub in table[table["position"] == "final"].groupby("site", sort=False):
+        best = sub.sort_values(["binary_pair_win_rate", "binary_difference_accuracy",
+                                "binary_auroc", "layer"],
+                               ascending=[False, False, False, True]).iloc[0]
+        out[str(site)] = {"best_layer": int(best["layer"]),
+                          "win_rate": float(best["binary_pair_win_rate"]),
+                          "difference_accuracy": float(best["binary_difference_accuracy"]),
+                          "auroc": float(best["binary_auroc"]),
+                          "win_rate_by_layer": {int(r.layer): round(float(
+                              r.binary_pair_win_rate), 4) for r in sub.itertuples()}}
+    return out
+
+
+def _paired_summary(ctx: RunContext, fin: pd.DataFrame, pp: PairedProbing, task: str
+                    ) -> Section:
+    rows = _task_rows(ctx, pp)
+    return pp.summary(fin, lambda layer: ctx.cap.get("resid", layer, "final")[rows],
+                      task).to_dict()
 
 
 def _eight_class_summary(ctx: RunContext, fin: pd.DataFrame, t: _ProbeTargets) -> Section:
@@ -189,12 +245,17 @@ def _eight_class_summary(ctx: RunContext, fin: pd.DataFrame, t: _ProbeTargets) -
 def probing(ctx: RunContext) -> StepOutput:
     """Linear probes per layer (grouped folds), with baselines and a permutation null at the
     best layer."""
-    targets = _probe_targets(ctx.frame)
+    targets = _probe_targets(ctx.frame, ctx.cfg.seed)
     table = _probe_table(ctx, targets)
     out: Section = {"folds": "5, grouped by scenario", "position_default": "final"}
-    fin = table[table["position"] == "final"]
+    fin = table[(table["position"] == "final") & (table["site"] == "resid")]
     if targets.can_bin:
         out["binary"] = _binary_summary(ctx, fin, targets)
+        if targets.paired is not None:
+            out["binary"]["paired"]["by_site"] = _paired_by_site(table)
+        if targets.moderate is not None:
+            out["moderate"] = {"paired": _paired_summary(ctx, fin, targets.moderate,
+                                                         "moderate vs neutral")}
     if targets.can8:
         out["eight_class"] = _eight_class_summary(ctx, fin, targets)
     return StepOutput(out, table)
@@ -237,15 +298,80 @@ def _overall_agreement(exact: dict[tuple, np.ndarray], attr: dict[tuple, np.ndar
             "spearman": float(spearmanr(e, a).statistic), "n": len(e)}
 
 
+# results.json prefix of each attribution method: AtP keeps the keys it has always had
+_ATTR_PREFIX = {"atp": "attribution", "relp": "relp"}
+
+
+def _by_site_kind(exact: dict[tuple, np.ndarray], attr: dict[tuple, np.ndarray]
+                  ) -> dict[str, Section]:
+    """Agreement per site kind, pooled over the pair types (keys are (pair type, kind, layer))."""
+    return {kind: _overall_agreement({k: v for k, v in exact.items() if k[1] == kind}, attr)
+            for kind in sorted({k[1] for k in exact})}
+
+
+def _top_k_overlaps(exact: pt.ExactPatching[Site], attrs: dict[str, dict[Site, np.ndarray]]
+                    ) -> dict[str, Section]:
+    """Per site kind (and ``all``): k, the number of sites, and each method's top-k overlap."""
+    out: dict[str, Section] = {}
+    for method, attr in attrs.items():
+        for group, o in pt.top_k_overlap(exact.sites, attr).items():
+            out.setdefault(group, {"k": o["k"], "n_sites": o["n_sites"]})[method] = o["overlap"]
+    return out
+
+
+def _attributions(ctx: RunContext, kind: str, pairs: pt.PatchPairs,
+                  src_acts: dict[Site, np.ndarray], exact: pt.ExactPatching[Site] | None,
+                  entry: Section, rows: list[Row], times: dict[str, float]
+                  ) -> dict[str, dict[Site, np.ndarray]]:
+    """AtP and RelP scores for one pair type, compared with exact patching when it ran."""
+    attrs = {}
+    for method in relp.ATTRIBUTION_METHODS:
+        t0 = time.perf_counter()
+        # a backward pass keeps every layer's activations of the batch alive (measured on
+        # two-shot SmolLM2 prompts: peak +2.5 GB at 4 prompts a batch, +1.7 GB at 1, most of
+        # it the parameters' gradients): one prompt at a time bounds the peak, same CPU cost
+        attrs[method] = relp.attribution(ctx.loaded, pairs, ctx.sites, src_acts, ctx.lids,
+                                         max(1, ctx.cfg.batch_size // 16), method)
+        times[method] += time.perf_counter() - t0
+        if exact is None:
+            continue
+        prefix = _ATTR_PREFIX[method]
+        entry[f"{prefix}_vs_exact"] = pt.agreement(exact.sites, attrs[method])
+        for row in rows:
+            if row["pair_type"] == kind:
+                row[f"{prefix}_mean"] = float(
+                    attrs[method][Site(row["site"], row["layer"])].mean())
+    if exact is not None:
+        entry["top_k_overlap"] = _top_k_overlaps(exact, attrs)
+    return attrs
+
+
+def _attribution_summary(out: Section, all_exact: dict[tuple, np.ndarray],
+                         all_attr: dict[str, dict[tuple, np.ndarray]], t_exact: float,
+                         times: dict[str, float]) -> None:
+    """Pooled agreement (overall and per site kind), wall times and speed-ups of each method."""
+    out["wall_time_s"] = {"exact": round(t_exact, 2)}
+    for method, prefix in _ATTR_PREFIX.items():
+        if all_exact and all_attr[method]:
+            out[f"{prefix}_vs_exact_overall"] = _overall_agreement(all_exact, all_attr[method])
+            out[f"{prefix}_vs_exact_by_site_kind"] = _by_site_kind(all_exact, all_attr[method])
+        out["wall_time_s"][prefix] = round(times[method], 2)
+        if times[method] > 0 and t_exact > 0:
+            out[f"{prefix}_speedup"] = round(t_exact / times[method], 2)
+    if any(all_attr.values()):
+        out["relp_rules"] = relp.RULES
+
+
 def patching(ctx: RunContext) -> StepOutput:
-    """Exact and/or attribution patching over every site, per pair type."""
+    """Exact patching and attribution patching (AtP and RelP) over every site, per pair type."""
     cfg, cap = ctx.cfg, ctx.cap
     out: Section = {"score": "logit difference source label - target label at the final "
                     "token; effect = patched - clean target", "pair_types": {}}
     rows: list[Row] = []
-    t_exact = t_attr = 0.0
+    t_exact = 0.0
+    times = {m: 0.0 for m in relp.ATTRIBUTION_METHODS}
     all_exact: dict[tuple, np.ndarray] = {}
-    all_attr: dict[tuple, np.ndarray] = {}
+    all_attr: dict[str, dict[tuple, np.ndarray]] = {m: {} for m in relp.ATTRIBUTION_METHODS}
     for kind in PAIR_KINDS:
         pairs = patch_pairs(ctx.frame, ctx.prompts, kind, cfg.patch_pairs, cfg.seed)
         if pairs is None:
@@ -263,29 +389,18 @@ def patching(ctx: RunContext) -> StepOutput:
             rows += _exact_rows(kind, exact)
             all_exact.update({(kind, *s): r.effect for s, r in exact.sites.items()})
         if "attribution" in cfg.methods:
-            t0 = time.perf_counter()
-            attr = pt.attribution_patching(ctx.loaded, pairs, ctx.sites, src_acts, ctx.lids,
-                                           max(1, cfg.batch_size // 2))
-            t_attr += time.perf_counter() - t0
-            all_attr.update({(kind, *s): a for s, a in attr.items()})
-            if exact is not None:
-                entry["attribution_vs_exact"] = pt.agreement(exact.sites, attr)
-                for row in rows:
-                    if row["pair_type"] == kind:
-                        row["attribution_mean"] = float(
-                            attr[Site(row["site"], row["layer"])].mean())
+            attrs = _attributions(ctx, kind, pairs, src_acts, exact, entry, rows, times)
+            for method, attr in attrs.items():
+                all_attr[method].update({(kind, *s): a for s, a in attr.items()})
         out["pair_types"][kind] = entry
     table = pd.DataFrame(rows)
     if len(table):
         for kind in out["pair_types"]:
             out["pair_types"][kind]["top_sites"] = _top_sites(table, kind)
-    if all_exact and all_attr:
-        out["attribution_vs_exact_overall"] = _overall_agreement(all_exact, all_attr)
-    out["wall_time_s"] = {"exact": round(t_exact, 2), "attribution": round(t_attr, 2)}
-    if t_attr > 0 and t_exact > 0:
-        out["attribution_speedup"] = round(t_exact / t_attr, 2)
+    _attribution_summary(out, all_exact, all_attr, t_exact, times)
     return StepOutput(out, table, {"patching_exact_s": t_exact,
-                                   "patching_attribution_s": t_attr})
+                                   "patching_attribution_s": times["atp"],
+                                   "patching_relp_s": times["relp"]})
 
 
 # ---- knockout --------------------------------------------------------------------------------
@@ -346,12 +461,14 @@ def knockout(ctx: RunContext) -> StepOutput:
     sites = [Site(k, layer) for layer in ctx.layers for k in ("attn", "mlp")]
     means = ko.site_means(ctx.loaded, ps, sites, cfg.batch_size) \
         if "mean" in cfg.knockout_methods else {}
+    # the blocks before an ablated one are replayed from one clean pass, not recomputed
+    prefix = record_prefix(ctx.loaded, ps, range(max(ctx.layers)), cfg.batch_size)
     rows = []
     for site in sites:
         readout = Site("resid", readout_layer) if site.layer <= readout_layer else None
         for method in cfg.knockout_methods:
             logits, read = ko.ablated_run(ctx.loaded, ps, site, method, ctx.lids, readout,
-                                          means.get(site), cfg.batch_size, cfg.seed)
+                                          means.get(site), cfg.batch_size, cfg.seed, prefix)
             ld, auc = scores(logits, read) if read is not None else (
                 scores(logits, clean_read)[0], float("nan"))
             rows.append({"site": site.kind, "layer": site.layer, "method": method,
@@ -400,18 +517,18 @@ def _directions(ctx: RunContext, xc: np.ndarray, train: list[tuple[str, str]], l
 
 
 def _steering_rows(ctx: RunContext, layer: int, train: list[tuple[str, str]],
-                   targets: list[Prompt]) -> list[Row]:
+                   targets: list[Prompt], prefix: list[dict[int, Any]]) -> list[Row]:
     cfg, none = ctx.cfg, LABEL_INDEX["none"]
     xc = ctx.cap.get("resid", layer, "final")
     scale = float(np.linalg.norm(xc[[ctx.idx[n] for _, n in train]], axis=1).mean())
     directions = _directions(ctx, xc, train, layer)
     base = st.softmax(st.steered_logits(ctx.loaded, targets, layer, directions["affect"], 0.0,
-                                        ctx.lids, cfg.batch_size))
+                                        ctx.lids, cfg.batch_size, prefix))
     rows = []
     for name, vec in directions.items():
         for s in cfg.steering_strengths:
             p = base if s == 0 else st.softmax(st.steered_logits(
-                ctx.loaded, targets, layer, vec * scale, s, ctx.lids, cfg.batch_size))
+                ctx.loaded, targets, layer, vec * scale, s, ctx.lids, cfg.batch_size, prefix))
             row = {"layer": layer, "direction": name, "strength": s,
                    "p_none": float(p[:, none].mean()),
                    "p_any_emotion": float(1 - p[:, none].mean())}
@@ -457,8 +574,11 @@ def steering(ctx: RunContext) -> StepOutput:
     n_layers = ctx.loaded.n_layers
     chosen = sorted({layer for layer in (n_layers // 4, n_layers // 2, 3 * n_layers // 4,
                                          ctx.best) if layer in ctx.layers})
+    # blocks up to the steered one are replayed from one clean pass over the targets
+    prefix = record_prefix(ctx.loaded, targets, range(max(chosen) + 1), cfg.batch_size) \
+        if chosen and train else []
     rows = [row for layer in chosen if train
-            for row in _steering_rows(ctx, layer, train, targets)]
+            for row in _steering_rows(ctx, layer, train, targets, prefix)]
     table = pd.DataFrame(rows)
     out: Section = {"layers": chosen, "n_neutral_prompts": len(targets),
                     "strengths_in_units_of_mean_residual_norm": list(cfg.steering_strengths)}

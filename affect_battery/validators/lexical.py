@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._util.cv import N_FOLDS, grouped_folds, out_of_fold_proba, tfidf_pipeline, wordcount_pipeline
+from .._util.cv import (
+    N_FOLDS,
+    grouped_folds,
+    out_of_fold_proba,
+    pair_wins,
+    tfidf_pipeline,
+    wordcount_pipeline,
+)
 from ..core.battery import matched_pairs
 from ..core.constants import EMOTIONS
 from ..core.ids import parse_id, scenario_of, sibling_id
@@ -226,15 +233,12 @@ def pair_win_rate(ids: pd.Series, scores: np.ndarray) -> float | None:
     0.75
     """
     score = dict(zip(ids, scores, strict=True))
-    wins = []
-    for item_id in ids:
-        if parse_id(item_id).split != "clinical":
-            continue
-        partner = sibling_id(item_id, "neutral")
-        if partner in score:
-            a, b = score[item_id], score[partner]
-            wins.append(1.0 if a > b else 0.5 if a == b else 0.0)
-    return round(float(np.mean(wins)), 4) if wins else None
+    pairs = [(score[i], score[sibling_id(i, "neutral")]) for i in ids
+             if parse_id(i).split == "clinical" and sibling_id(i, "neutral") in score]
+    if not pairs:
+        return None
+    upper, lower = zip(*pairs, strict=True)
+    return round(float(np.mean(pair_wins(upper, lower))), 4)
 
 
 def pair_statistics(frame: pd.DataFrame) -> PairStats:
