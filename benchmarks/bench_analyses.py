@@ -2,7 +2,7 @@
 
 1. Capture overhead: the same batches through a bare forward and through ``capture`` with every
    site (residual, attention and MLP outputs at all 30 layers, final token and stimulus mean).
-   Target: at most 1.10x.
+   Target: at most 1.05x (issue #18; bench_peers.py sets it beside nnsight and TransformerLens).
 2. Attribution vs exact patching over all layers and sites (90), clinical -> neutral pairs:
    exact re-running the whole prompt per site (``full``), exact with a reused prefix cache
    (``cached``), and attribution (one forward and backward). Target: attribution >= 10x faster
@@ -78,7 +78,7 @@ def main() -> None:
     t_hook = timed(hooked, 2)
     print(f"capture overhead: bare forward {t_bare:.2f} s, capture of {len(sites)} sites x 2 "
           f"positions {t_hook:.2f} s on {len(prompts)} prompts -> {t_hook / t_bare:.3f}x "
-          "(target <= 1.10x)")
+          "(target <= 1.05x)")
 
     lids = list(label_token_ids(loaded.tokenizer).values())
     chosen = clinical["id"].tolist()[: args.pairs]

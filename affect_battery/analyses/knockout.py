@@ -10,12 +10,13 @@ and on a frozen probe's clinical-vs-neutral AUROC at a read-out layer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal, TypeVar
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from ..errors import UsageError
-from .hooks import Site, SiteLike, padding_side, trace
+from .hooks import Site, SiteLike, padding_side, replay_blocks, trace
 from .inputs import final_logits, final_only_kwargs, last_token_index, model_device, tokenize
 from .models import LoadedModel
 from .prompts import Prompt
@@ -78,26 +79,38 @@ def ablation(method: Ablation, mean: np.ndarray | None = None, seed: int = 0
 
 def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
                 method: Ablation, label_ids: Sequence[int], readout: SiteLike | None = None,
-                mean: np.ndarray | None = None, batch_size: int = 16, seed: int = 0
+                mean: np.ndarray | None = None, batch_size: int = 16, seed: int = 0,
+                prefix: Sequence[dict[int, Any]] | None = None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(answer-label logits at the final token, read-out activations) under one ablation."""
+    """(answer-label logits at the final token, read-out activations) under one ablation.
+
+    ``prefix``: the clean block outputs of the same prompts and batches
+    (:func:`~.capture.record_prefix`); the blocks before the ablated one are then replayed
+    rather than recomputed, with the same result.
+    """
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
     device = model_device(model)
     ablate = ablation(method, mean, seed)
+    layer = Site.of(site).layer
+    n_batches = -(-len(prompts) // batch_size)
+    if prefix is not None and len(prefix) != n_batches:
+        raise UsageError(f"prefix has {len(prefix)} batches, the prompts make {n_batches}")
     logits_out, read_out = [], []
     # right-aligned prompts make resampled positions correspond
     with padding_side(tok, "left"):
-        for i in range(0, len(prompts), batch_size):
+        for b, i in enumerate(range(0, len(prompts), batch_size)):
             enc = tokenize(tok, prompts[i:i + batch_size], device, model)
+            replay = nullcontext() if prefix is None else replay_blocks(
+                model, {k: v for k, v in prefix[b].items() if k < layer})
             last = last_token_index(enc.mask)
 
             def final_rows(_site: Site, h: torch.Tensor, last: torch.Tensor = last
                            ) -> np.ndarray:
                 return h[torch.arange(h.shape[0], device=h.device), last].float().cpu().numpy()
             reads = [readout] if readout is not None else []
-            with trace(model, [site], retain=False, edit=ablate), \
+            with replay, trace(model, [site], retain=False, edit=ablate), \
                     trace(model, reads, retain=final_rows) as read, torch.inference_mode():
                 out = model(**enc.batch, **final_only_kwargs(model))
             if hasattr(out, "logits"):  # left-padded: the final token is last

@@ -10,11 +10,12 @@ strengths are comparable across layers. Strength 0 leaves the computation untouc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .hooks import Site, padding_side, trace
+from .hooks import Site, padding_side, replay_blocks, trace
 from .inputs import label_forward, model_device, tokenize
 from .models import LoadedModel
 from .prompts import Prompt
@@ -30,8 +31,14 @@ def direction(clinical: np.ndarray, neutral: np.ndarray) -> np.ndarray:
 
 def steered_logits(loaded: LoadedModel, prompts: Sequence[Prompt], layer: int,
                    vector: np.ndarray, strength: float, label_ids: Sequence[int],
-                   batch_size: int = 16) -> np.ndarray:
-    """Answer-label logits at the final token with ``strength * vector`` added after block L."""
+                   batch_size: int = 16, prefix: Sequence[dict[int, Any]] | None = None
+                   ) -> np.ndarray:
+    """Answer-label logits at the final token with ``strength * vector`` added after block L.
+
+    ``prefix``: the clean block outputs of the same prompts and batches
+    (:func:`~.capture.record_prefix`, blocks 0..L at least); blocks up to L are then replayed,
+    not recomputed, with the same result (the vector is still added to block L's output).
+    """
     import torch
 
     model = loaded.model
@@ -45,9 +52,12 @@ def steered_logits(loaded: LoadedModel, prompts: Sequence[Prompt], layer: int,
     with padding_side(loaded.tokenizer, "left"), \
             trace(model, [Site("resid", layer)], retain=False,
                   edit=add if strength != 0 else None):
-        for i in range(0, len(prompts), batch_size):
+        for b, i in enumerate(range(0, len(prompts), batch_size)):
             enc = tokenize(loaded.tokenizer, prompts[i:i + batch_size], device, model)
-            out.append(label_forward(model, enc, label_ids))
+            replay = nullcontext() if prefix is None else replay_blocks(
+                model, {k: v for k, v in prefix[b].items() if k <= layer})
+            with replay:
+                out.append(label_forward(model, enc, label_ids))
     return np.concatenate(out)
 
 

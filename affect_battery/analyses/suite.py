@@ -34,6 +34,7 @@ from .models import LoadedModel, cache_dir, load_model
 from .prompts import build_prompt, label_token_ids
 from .report import write_run
 from .result import RunResult
+from .sae import step as sae_step
 from .selection import select_items
 from .steps import RunContext, StepOutput
 
@@ -59,6 +60,7 @@ STEPS: dict[Method, Step] = {
     "knockout": Step(steps.knockout, "knockout", "knockout", "knockout_s", False),
     "geometry": Step(steps.geometry, "geometry", None, "geometry_s", False),
     "steering": Step(steps.steering, "steering", "steering", "steering_s", True),
+    "sae": Step(sae_step.run, "sae", "sae_latents", "sae_s", False),  # ablation needs a head
 }
 assert tuple(STEPS) == METHODS, "every method needs a step, in METHODS order"
 # An encoder asked for any of these gets a "skipped" block in results.json (schema 1 writes it,
@@ -127,6 +129,30 @@ def _run_step(step: Step, ctx: RunContext, result: RunResult) -> None:
     result.timings.update(out.timings)
 
 
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+
+
+def _bound_allocator() -> None:
+    """Pin glibc's mmap threshold at 1 MiB, so freed activation buffers go back to the system.
+
+    glibc raises the threshold after each freed mmap'ed block (up to 32 MiB), after which
+    PyTorch's per-batch activations come from the heap and stay in the process when freed: the
+    RSS of a long CPU run then grows batch after batch (bare forwards of 64 SmolLM2 prompts:
+    1.66 GB RSS unpinned and with a KV cache, a flat 1.01 GB pinned and without). There is no
+    Python API for this, hence ctypes; elsewhere (macOS, musl) it is a no-op.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "mallopt"):
+            libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    except OSError:
+        pass
+
+
 def run_suite(cfg: AnalyzeConfig) -> dict[str, Any]:
     """Run every requested method on one model and write the run folder ``cfg.out``.
 
@@ -135,6 +161,7 @@ def run_suite(cfg: AnalyzeConfig) -> dict[str, Any]:
     :class:`~affect_battery.errors.ArchitectureError`.
     """
     t_start = time.perf_counter()
+    _bound_allocator()
     source = load_source(cfg.battery, cfg.battery_format) if cfg.battery else None
     full = battery_frame() if source is None else source.stimuli()
     frame = select_items(full, cfg.splits, cfg.max_items, cfg.seed)

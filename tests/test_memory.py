@@ -1,0 +1,97 @@
+"""The speed and memory changes of the analyses keep their numbers: replaying the clean blocks
+before an edit gives the same knockout and steering logits as recomputing them, a replay never
+outlives its block or runs on another batch, and single passes ask for no KV cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from affect_battery.analyses.capture import record_prefix
+from affect_battery.analyses.hooks import find_blocks, record_blocks, replay_blocks
+from affect_battery.analyses.inputs import final_only_kwargs, tokenize
+from affect_battery.analyses.knockout import ablated_run, site_means
+from affect_battery.analyses.prompts import build_prompt
+from affect_battery.analyses.steering import steered_logits
+from affect_battery.errors import ArchitectureError, UsageError
+
+from .tiny_models import tiny_loaded
+
+TEXTS = ["the letter was on the table", "she had a phone in the car and the box was at the door",
+         "water", "they were in the house with the dog", "the car was at the house",
+         "he had a letter from the garden"]
+LABELS = [5, 6, 7]
+
+
+def _prompts():
+    return [build_prompt(t, "raw") for t in TEXTS]
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2", "bert"])
+def test_replaying_every_block_reproduces_the_clean_output(arch):
+    loaded = tiny_loaded(arch, padding_side="left")
+    model = loaded.model
+    enc = tokenize(loaded.tokenizer, _prompts(), "cpu", model)
+    n = len(find_blocks(model))
+    with record_blocks(model, range(n)) as rec, torch.inference_mode():
+        clean = model(**enc.batch)
+    with replay_blocks(model, dict(rec)), torch.inference_mode():
+        replayed = model(**enc.batch)
+    key = "logits" if arch != "bert" else "last_hidden_state"
+    np.testing.assert_allclose(replayed[key].numpy(), clean[key].numpy(), rtol=0, atol=1e-6)
+    # the blocks run their own forward again afterwards
+    assert all("forward" not in block.__dict__ for block in find_blocks(model))
+
+
+def test_a_replay_on_another_batch_raises_and_is_undone():
+    loaded = tiny_loaded("llama", padding_side="left")
+    model = loaded.model
+    prefix = record_prefix(loaded, _prompts(), [0], batch_size=4)
+    other = tokenize(loaded.tokenizer, _prompts()[4:], "cpu", model)  # 2 rows, not 4
+    with pytest.raises(ArchitectureError, match="same batch"), replay_blocks(model, prefix[0]), \
+            torch.inference_mode():
+        model(**other.batch)
+    assert "forward" not in find_blocks(model)[0].__dict__
+    with torch.inference_mode():
+        model(**other.batch)  # the real block runs again
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("site", [("attn", 0), ("mlp", 1), ("attn", 1)])
+def test_knockout_with_a_replayed_prefix_equals_the_full_recompute(arch, site):
+    loaded = tiny_loaded(arch)
+    prompts = _prompts()
+    mean = site_means(loaded, prompts, [site])[site]
+    prefix = record_prefix(loaded, prompts, range(2), batch_size=4)  # 2 batches: 4 + 2
+    readout = ("resid", 1)
+    for method in ("zero", "mean", "resample"):
+        full = ablated_run(loaded, prompts, site, method, LABELS, readout, mean, 4, seed=3)
+        fast = ablated_run(loaded, prompts, site, method, LABELS, readout, mean, 4, seed=3,
+                           prefix=prefix)
+        np.testing.assert_allclose(fast[0], full[0], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fast[1], full[1], rtol=0, atol=1e-6)
+    with pytest.raises(UsageError, match="batches"):
+        ablated_run(loaded, prompts, site, "zero", LABELS, batch_size=2, prefix=prefix)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_steering_with_a_replayed_prefix_equals_the_full_recompute(layer):
+    loaded = tiny_loaded("llama")
+    prompts = _prompts()
+    vec = np.random.default_rng(0).normal(size=64).astype(np.float32)
+    prefix = record_prefix(loaded, prompts, range(2), batch_size=4)
+    for strength in (0.0, 2.0):
+        full = steered_logits(loaded, prompts, layer, vec, strength, LABELS, 4)
+        fast = steered_logits(loaded, prompts, layer, vec, strength, LABELS, 4, prefix)
+        np.testing.assert_allclose(fast, full, rtol=0, atol=1e-6)
+    # the replayed outputs were not edited in place: a second replay still gives the baseline
+    again = steered_logits(loaded, prompts, layer, vec, 0.0, LABELS, 4, prefix)
+    np.testing.assert_allclose(again, steered_logits(loaded, prompts, layer, vec, 0.0, LABELS, 4),
+                               rtol=0, atol=1e-6)
+
+
+def test_single_passes_ask_for_no_kv_cache_and_one_logit_position():
+    causal = tiny_loaded("llama").model
+    assert final_only_kwargs(causal) == {"use_cache": False, "logits_to_keep": 1}
+    assert "logits_to_keep" not in final_only_kwargs(tiny_loaded("bert").model)
