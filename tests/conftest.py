@@ -12,11 +12,6 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# The derived-data cache (_util.cache) goes to a folder of this test run, never the user's.
-if "AFFECT_BATTERY_CACHE_DIR" not in os.environ:
-    import tempfile
-
-    os.environ["AFFECT_BATTERY_CACHE_DIR"] = tempfile.mkdtemp(prefix="ab-test-cache-")
 
 import json
 import random

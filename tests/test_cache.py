@@ -16,17 +16,16 @@ from .conftest import make_battery, write_battery
 
 @pytest.fixture
 def own_cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("AFFECT_BATTERY_CACHE_DIR", str(folder))
-    monkeypatch.delenv("AFFECT_BATTERY_CACHE", raising=False)
-    return folder
+    monkeypatch.setenv("AFFECT_BATTERY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AFFECT_BATTERY_NO_CACHE", raising=False)
+    return tmp_path / "cache" / "derived"
 
 
 def test_cached_battery_equals_a_fresh_read(own_cache, monkeypatch):
     first, _ = read_battery_with_findings(None)      # computed, then stored
     assert len(list(own_cache.glob("*.parquet"))) == 1
     second, _ = read_battery_with_findings(None)     # read back from the cache
-    monkeypatch.setenv("AFFECT_BATTERY_CACHE", "0")
+    monkeypatch.setenv("AFFECT_BATTERY_NO_CACHE", "1")
     fresh, _ = read_battery_with_findings(None)      # no cache at all
     pd.testing.assert_frame_equal(second, first)
     pd.testing.assert_frame_equal(second, fresh)
@@ -52,14 +51,15 @@ def test_a_damaged_entry_is_ignored(own_cache):
 
 
 def test_off_and_linked_folders_are_not_used(tmp_path, monkeypatch):
-    monkeypatch.setenv("AFFECT_BATTERY_CACHE", "0")
+    monkeypatch.setenv("AFFECT_BATTERY_NO_CACHE", "1")
     assert cache.cache_dir() is None
-    monkeypatch.delenv("AFFECT_BATTERY_CACHE")
+    monkeypatch.delenv("AFFECT_BATTERY_NO_CACHE")
     real = tmp_path / "real"
     real.mkdir()
-    link = tmp_path / "link"
+    (tmp_path / "root").mkdir()
+    link = tmp_path / "root" / "derived"
     os.symlink(real, link)
-    monkeypatch.setenv("AFFECT_BATTERY_CACHE_DIR", str(link))
+    monkeypatch.setenv("AFFECT_BATTERY_CACHE", str(tmp_path / "root"))
     assert cache.cache_dir() is None
     cache.store("k", ".txt", lambda p: p.write_text("x"))
     assert list(real.iterdir()) == []

@@ -5,11 +5,13 @@ items before looking at the two new ones; the completed table depends only on th
 stimulus files and the package version, so it is computed once per machine and read back as
 parquet (no pickle: nothing in the cache can run code when loaded). The cache is best effort:
 an unreadable, missing or foreign entry is ignored and recomputed, a failed write is silent,
-and ``AFFECT_BATTERY_CACHE=0`` turns it off. Entries are written through a temporary file and
+and ``AFFECT_BATTERY_NO_CACHE=1`` turns it off. Entries are written through a temporary file and
 a rename inside a folder the user owns; a cache folder that is a symbolic link is not used.
 
-Where: ``$AFFECT_BATTERY_CACHE_DIR``, else ``$XDG_CACHE_HOME/affect-battery``, else
-``~/.cache/affect-battery``.
+Where: ``derived/`` under the package's one cache root (:func:`cache_root`, shared with the
+analyses' converted models and activation caches): ``$AFFECT_BATTERY_CACHE``, else
+``$XDG_CACHE_HOME/affect-battery``, else ``~/.cache/affect-battery``.
+``AFFECT_BATTERY_NO_CACHE=1`` turns this cache off.
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ from pathlib import Path
 from .._version import __version__
 
 
+def cache_root() -> Path:
+    """The package's cache root (``$AFFECT_BATTERY_CACHE``, else the XDG cache folder)."""
+    root = os.environ.get("AFFECT_BATTERY_CACHE")
+    if root:
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "affect-battery"
+
+
 def cache_dir() -> Path | None:
-    """The cache folder, or None when caching is off or the folder cannot be used safely."""
-    if os.environ.get("AFFECT_BATTERY_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+    """The derived-data folder, or None when caching is off or the folder is not safe to use."""
+    if os.environ.get("AFFECT_BATTERY_NO_CACHE", "").strip().lower() in ("1", "true", "yes"):
         return None
-    explicit = os.environ.get("AFFECT_BATTERY_CACHE_DIR")
-    if explicit:
-        folder = Path(explicit)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = Path(xdg) if xdg else Path.home() / ".cache"
-        folder = base / "affect-battery"
+    folder = cache_root() / "derived"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.lstat(folder)

@@ -22,8 +22,10 @@ from .knockout import METHODS as ABLATIONS
 from .knockout import Ablation
 from .models import DTYPES, Dtype
 from .prompts import PRESETS, Preset
+from .sae.io import check_spec, site_of_hook
 
-Method = Literal["probing", "patching", "attribution", "knockout", "geometry", "steering"]
+Method = Literal["probing", "patching", "attribution", "knockout", "geometry", "steering",
+                 "sae"]
 METHODS: tuple[Method, ...] = get_args(Method)
 Device = Literal["cpu", "cuda", "auto"]
 DEVICES: tuple[Device, ...] = get_args(Device)
@@ -73,6 +75,10 @@ class AnalyzeConfig:
     progress: bool = False
     battery: str | None = None  # another battery (core.sources spec); None: the shipped one
     battery_format: str = "auto"
+    sae: str | None = None  # SAE folder (sae-lens layout) or sae-lens RELEASE/ID; None: no sae
+    sae_hook: str | None = None  # site the SAE reads, overriding its cfg.json's hook_name
+    sae_top_k: int = 10  # affect latents ablated in the causal check
+    sae_items: int = 64  # clinical items of the causal check
 
     def __post_init__(self) -> None:
         for name in ("methods", "splits", "knockout_methods", "steering_strengths"):
@@ -100,6 +106,12 @@ class AnalyzeConfig:
                      "n_permutations"):
             _at_least(name, getattr(self, name), 1)
         _at_least("seed", self.seed, 0)
+        _at_least("sae_top_k", self.sae_top_k, 0)
+        _at_least("sae_items", self.sae_items, 1)
+        if self.sae is not None:
+            check_spec(self.sae)  # a release without the sae extra: one line, no model load
+        if self.sae_hook is not None:
+            site_of_hook(self.sae_hook)  # a malformed site is one line now, not mid-run
         if self.max_items is not None:
             _at_least("max_items", self.max_items, 1)
         if self.layers is not None and not self.layers:

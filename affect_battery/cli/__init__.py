@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "stats": "validate:cmd_stats", "train-classifier": "validate:cmd_train_classifier",
     "export": "publish:cmd_export", "diff": "publish:cmd_diff", "push": "publish:cmd_push",
     "analyze": "analyze:cmd_analyze", "sweep": "sweep:cmd_sweep", "norms": "norms:cmd_norms",
+    "sae-train": "sae:cmd_sae_train",
 }
 """Each command as ``module:function`` inside this package, imported only when it runs."""
 
