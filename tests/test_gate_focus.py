@@ -84,3 +84,23 @@ def test_frame_index_is_irrelevant_to_the_focus_path():
     b = validate_frame(pd.DataFrame(shuffled).reset_index(drop=True), strict=False, focus=focus)
     assert _key([f for f in a if f.code != "near-duplicate"]) == \
         _key([f for f in b if f.code != "near-duplicate"])
+
+
+def test_focus_finds_the_same_near_duplicates_with_the_same_scores():
+    battery, _ = read_battery_with_findings(None)
+    frame = battery.copy()
+    neutrals = list(frame.index[frame["split"] == "neutral"])
+    clinicals = list(frame.index[frame["split"] == "clinical"])
+    # a neutral rewritten as a lightly edited copy of another scenario's clinical text (the
+    # copy is the later row, as a new item is in the gate, so the finding names it)
+    target = max(neutrals)
+    source = frame.loc[min(clinicals), "text"].split()
+    source[3], source[20] = "lantern", "harbour"
+    frame.loc[target, "text"] = " ".join(source)
+    focus = {frame.loc[target, "id"], frame.loc[neutrals[8], "id"]}
+    assert frame.loc[target, "id"][2:] != frame.loc[min(clinicals), "id"][2:]
+    full = [f for f in validate_frame(frame, strict=False) if f.item_id in focus]
+    fast = [f for f in validate_frame(frame, strict=False, focus=focus) if f.item_id in focus]
+    assert _key(fast) == _key(full)
+    near = [f for f in fast if f.code == "near-duplicate"]
+    assert near and all(f.details["jaccard"] > 0.5 for f in near)

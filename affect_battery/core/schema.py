@@ -30,7 +30,7 @@ from .constants import (
 )
 from .findings import Finding
 from .ids import ID_PATTERN, make_id, parse_id
-from .textstats import names_differ, word_shingles
+from .textstats import names_differ, shingle_words, word_shingles
 
 
 class BatteryRow(pa.DataFrameModel):
@@ -278,20 +278,30 @@ def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFI
             item_id, file, line = _loc(rows[other])
             out.append(Finding("duplicate-text", f"same text as {rows[positions[0]]['id']}",
                                item_id, file, line))
-    shingles = [word_shingles(row["text"], cfg.near_duplicate_ngram) for row in rows]
+    n = cfg.near_duplicate_ngram
     scenario = []
     for row in rows:
         try:
             scenario.append(parse_id(row["id"]).scenario)
         except ValueError:
             scenario.append(row["id"])
-    # With a focus, only n-grams of focus rows can make a reported pair: index just those
-    # (a row's other n-grams are never looked up, which is most of the cost on a big battery).
-    wanted = None if focus is None else set().union(*(sh for sh, j in zip(shingles, judged,
-                                                                            strict=True) if j))
+    if focus is None:
+        full = [word_shingles(row["text"], n) for row in rows]
+        grams: list[frozenset[tuple[str, ...]] | set[tuple[str, ...]]] = list(full)
+    else:
+        # Only n-grams of focus rows can make a reported pair, so each other row is scanned
+        # for those alone (a word-by-word check, building an n-gram only where its first word
+        # can start one); full n-gram sets are built just for the rows of candidate pairs.
+        full_of: dict[int, frozenset[tuple[str, ...]]] = {
+            i: word_shingles(row["text"], n) for i, row in enumerate(rows) if judged[i]}
+        wanted = set().union(*full_of.values())
+        firsts = {g[0] for g in wanted if g}
+        grams = [full_of[i] if judged[i] else _grams_in(shingle_words(row["text"]), n, wanted,
+                                                        firsts)
+                 for i, row in enumerate(rows)]
     postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for i, sh in enumerate(shingles):
-        for g in (sh if wanted is None else sh & wanted):
+    for i, sh in enumerate(grams):
+        for g in sh:
             postings[g].append(i)
     shared: dict[tuple[int, int], int] = defaultdict(int)
     for positions in postings.values():
@@ -301,8 +311,16 @@ def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFI
             for b in positions[k + 1:]:
                 if judged[b] and scenario[a] != scenario[b]:
                     shared[(a, b)] += 1
+    sizes: dict[int, int] = {}
+
+    def size(i: int) -> int:
+        if i not in sizes:
+            sizes[i] = len(full[i]) if focus is None else len(
+                full_of[i] if i in full_of else word_shingles(rows[i]["text"], n))
+        return sizes[i]
+
     for (a, b), inter in shared.items():
-        union = len(shingles[a]) + len(shingles[b]) - inter
+        union = size(a) + size(b) - inter
         score = inter / union if union else 0.0
         if score > cfg.near_duplicate_jaccard:
             item_id, file, line = _loc(rows[b])
@@ -310,6 +328,16 @@ def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFI
                                f"{score:.2f} with {rows[a]['id']} (another scenario)",
                                item_id, file, line, details={"jaccard": round(score, 3)}))
     return out
+
+
+def _grams_in(words: list[str], n: int, wanted: set[tuple[str, ...]], firsts: set[str]
+              ) -> set[tuple[str, ...]]:
+    """The n-grams of ``words`` that are in ``wanted`` (the same as ``word_shingles & wanted``,
+    including the one short n-gram of a text under n words)."""
+    if len(words) < n:
+        return {tuple(words)} & wanted if words else set()
+    return {g for i in range(len(words) - n + 1)
+            if words[i] in firsts and (g := tuple(words[i:i + n])) in wanted}
 
 
 def count_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG) -> list[Finding]:

@@ -58,6 +58,11 @@ def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
+def shingle_words(text: str) -> list[str]:
+    """The lower-cased word sequence :func:`word_shingles` cuts into n-grams."""
+    return _WORD.findall(text.lower())
+
+
 def word_shingles(text: str, n: int = 5) -> frozenset[tuple[str, ...]]:
     """Word n-grams used to find near-duplicate texts across scenarios."""
     words = _WORD.findall(text.lower())
