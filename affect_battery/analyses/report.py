@@ -16,26 +16,12 @@ import numpy as np
 import pandas as pd
 
 from .._util.atomic import atomic_dir, atomic_write_text
+from .._util.plotting import pyplot, save_figure
 from ..core.constants import EMOTIONS
 from .capture import CaptureResult
 from .geometry import pca_2d
 from .result import RunResult, Section
 from .sae.render import sae_figure, sae_markdown
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    _plt().close(fig)
 
 
 def _fit_ylim(ax: Any, values: list[float]) -> None:
@@ -91,7 +77,7 @@ def _paired_panel(ax: Any, fin: pd.DataFrame, mean: pd.DataFrame, sites: pd.Data
 
 def probing_figure(table: pd.DataFrame, path: Path) -> None:
     """The paired panel first (when the run has pairs), then the unpaired AUROCs."""
-    plt = _plt()
+    plt = pyplot()
     paired = "binary_pair_win_rate" in table
     fig, axes = plt.subplots(1, 2 if paired else 1, figsize=(12 if paired else 7, 4), dpi=120,
                              squeeze=False)
@@ -119,11 +105,11 @@ def probing_figure(table: pd.DataFrame, path: Path) -> None:
     for a in axes[0]:
         a.set_xlabel("layer")
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def patching_figure(table: pd.DataFrame, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     kinds = list(dict.fromkeys(table["pair_type"]))
     fig, axes = plt.subplots(len(kinds), 1, figsize=(8, 2.2 * len(kinds)), dpi=120,
                              squeeze=False)
@@ -135,11 +121,11 @@ def patching_figure(table: pd.DataFrame, path: Path) -> None:
         ax.set_title(f"exact patching, normalised effect: {kind}", fontsize=9)
         fig.colorbar(im, ax=ax)
     axes[-1, 0].set_xlabel("layer")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def knockout_figure(table: pd.DataFrame, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     col = "ld_drop" if table["ld_drop"].notna().any() else "probe_auroc_drop"
     for (method, site), sub in table.groupby(["method", "site"]):
@@ -149,12 +135,12 @@ def knockout_figure(table: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel(col.replace("_", " "))
     ax.legend(fontsize=7)
     ax.set_title("Knockout of attention / MLP outputs")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def pca_figure(frame: pd.DataFrame, cap: CaptureResult, layer: int, path: Path,
                seed: int = 0) -> None:
-    plt = _plt()
+    plt = pyplot()
     keep = frame["split"].isin(["clinical", "neutral"]).to_numpy()
     x = cap.get("resid", layer, "final")[keep]
     sub = frame[keep]
@@ -170,11 +156,11 @@ def pca_figure(frame: pd.DataFrame, cap: CaptureResult, layer: int, path: Path,
     ax.set_ylabel(f"PC2 ({var[1]:.0%})")
     ax.legend(fontsize=7, markerscale=1.5)
     ax.set_title(f"Residual stream at layer {layer}, final token")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def steering_figure(table: pd.DataFrame, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     aff = table[table["direction"] == "affect"]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for layer, sub in aff.groupby("layer"):
@@ -183,7 +169,7 @@ def steering_figure(table: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("P(any emotion label) on neutral prompts")
     ax.legend(fontsize=7)
     ax.set_title("Steering along the clinical - neutral direction")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 # ---- report.md -------------------------------------------------------------------------------

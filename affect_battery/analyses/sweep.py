@@ -49,6 +49,7 @@ import pandas as pd
 
 from .._util.atomic import atomic_write_bytes, atomic_write_text
 from .._util.extras import MissingExtra, installed
+from .._util.plotting import pyplot
 from ..errors import AffectBatteryError, UsageError
 from .config import AnalyzeConfig
 from .prompts import PRESETS
@@ -803,11 +804,7 @@ def comparison_markdown(comp: Comparison) -> str:
 def comparison_figure(comp: Comparison, path: Path) -> None:
     """The metric by relative depth, one line per model (mean over seeds) with the seeds'
     min-max as a band; one panel per prompt preset."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     table, m, meta = comp.table, comp.metric, _metric(comp.metric)
     presets = sorted(table["preset"].unique())
     fig, axes = plt.subplots(1, len(presets), figsize=(6.5 * len(presets), 4), dpi=120,

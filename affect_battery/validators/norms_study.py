@@ -66,13 +66,15 @@ def build_lists(items: Sequence[tuple[str, str]], *, round_no: int, cycles: int,
             rng.shuffle(members)
             reader = f"{reader_prefix}{round_no}-c{cycle}-l{li}"
             for pos, (item_id, text) in enumerate(members, start=1):
-                code = _new_code(rng, used_codes)
+                code = new_code(rng, used_codes)
                 entries.append(ListEntry(reader, round_no, cycle, li, pos, code, item_id,
                                          text_sha256(text)))
     return entries
 
 
-def _new_code(rng: random.Random, used: set[str]) -> str:
+def new_code(rng: random.Random, used: set[str]) -> str:
+    """A fresh five-character code (never one in ``used``, which it joins): texts are shown
+    under codes, never ids, in the AI reading rounds and the human study pages alike."""
     while True:
         code = "".join(rng.choice(CODE_ALPHABET) for _ in range(5))
         if code not in used:

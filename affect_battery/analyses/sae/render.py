@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..._util.plotting import pyplot, save_figure
 from ..result import Section
 
 
@@ -90,9 +91,8 @@ def sae_markdown(r: Section) -> list[str]:
 def sae_figure(table: pd.DataFrame, path: Path) -> None:
     """Per position: each latent's clinical - neutral rank-biserial against its twin -
     clinical one, latents separating clinical from neutral (q < 0.05) highlighted."""
-    from ..report import _plt, _save
 
-    plt = _plt()
+    plt = pyplot()
     positions = list(dict.fromkeys(table["position"]))
     fig, axes = plt.subplots(1, len(positions), figsize=(5 * len(positions), 4.2), dpi=120,
                              squeeze=False)
@@ -113,4 +113,4 @@ def sae_figure(table: pd.DataFrame, path: Path) -> None:
         ax.set_ylabel("rank-biserial r, keyword-rich twin - clinical")
         ax.set_title(f"SAE latents ({pos} position)")
         ax.legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)

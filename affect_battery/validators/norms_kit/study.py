@@ -20,7 +20,7 @@ import pandas as pd
 
 from ...core.constants import EMOTIONS, NORM_LABELS
 from ...core.norms import text_sha256
-from ..norms_study import CODE_ALPHABET, build_lists
+from ..norms_study import build_lists, new_code
 
 FORMAT = "affect-battery-norms-response/1"
 STUDY_FORMAT = "affect-battery-norms-study/1"
@@ -179,7 +179,7 @@ def build_study(items: list[tuple[str, str]], *, lists: int, cycles: int = 1, se
     for (cycle, number), members in sorted(by_list.items()):
         checks = []
         for _ in range(checks_per_list):
-            code = _code(rng, used)
+            code = new_code(rng, used)
             checks.append(Check(code, rng.choice(EMOTIONS), rng.randint(1, 3)))
         list_id = (f"L{number:0{width}d}" if cycles == 1
                    else f"C{cycle}-L{number:0{width}d}")
@@ -187,14 +187,6 @@ def build_study(items: list[tuple[str, str]], *, lists: int, cycles: int = 1, se
         sl.seal(study_id, instruction)
         study.lists.append(sl)
     return study
-
-
-def _code(rng: random.Random, used: set[str]) -> str:
-    while True:
-        code = "".join(rng.choice(CODE_ALPHABET) for _ in range(5))
-        if code not in used:
-            used.add(code)
-            return code
 
 
 def read_study(folder: str | Path) -> Study:

@@ -10,35 +10,19 @@ Every figure says what it counts: a confusion matrix has a cell for every judged
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..._util.plotting import pyplot, save_figure
 from ...core.constants import SPLITS
 from ..accuracy import Accuracy
 from ..defence import DefenceReport
 from ..lexical import Separability
 
 
-def _plt() -> ModuleType:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    _plt().close(fig)
-
-
 def _box_by_split(items: pd.DataFrame, col: str, title: str, ylabel: str, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     splits = [s for s in SPLITS if (items["split"] == s).any() and col in items]
     data = [items.loc[items["split"] == s, col].dropna().to_numpy() for s in splits]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
@@ -48,7 +32,7 @@ def _box_by_split(items: pd.DataFrame, col: str, title: str, ylabel: str, path: 
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def text_colour(rgba: tuple[float, ...]) -> str:
@@ -68,7 +52,7 @@ def confusion_title(label: str, split: str, block: Accuracy) -> str:
 
 
 def _confusion(block: Accuracy, title: str, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     conf = block.confusion
     m = np.asarray(conf.matrix, float)
     fig, ax = plt.subplots(figsize=(7.5, 5.8), dpi=120)
@@ -85,12 +69,12 @@ def _confusion(block: Accuracy, title: str, path: Path) -> None:
     ax.set_xlabel("predicted (tie: several emotions share the top count; none: no emotion)")
     ax.set_ylabel("intended (items)")
     ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _lexical(lex: Separability, path: Path) -> None:
     """TF-IDF and word-count AUROC per emotion and overall, with each target drawn."""
-    plt = _plt()
+    plt = pyplot()
     cvn, t = lex.clinical_vs_neutral, lex.targets
     names = ["overall", *cvn.by_emotion]
     tfidf = [cvn.tfidf_auroc, *(e.tfidf_auroc for e in cvn.by_emotion.values())]
@@ -119,7 +103,7 @@ def _lexical(lex: Separability, path: Path) -> None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
               frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def write_figures(report: DefenceReport, items: pd.DataFrame, out: Path) -> list[Path]:
