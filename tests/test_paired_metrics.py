@@ -6,7 +6,6 @@ tiny in-process Llama."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from affect_battery.core.constants import EMOTIONS
 from affect_battery.core.ids import parse_id, scenario_of
 from affect_battery.validators.lexical import pair_win_rate
 
-from .tiny_models import tiny_tokenizer
+from .tiny_models import save_tiny_llama_lm
 
 
 def _ids(n_per_emotion: int, prefixes: str = "CNM") -> list[str]:
@@ -205,29 +204,11 @@ def test_paired_task_builds_dose_triples_only_for_complete_scenarios():
 
 # ---- a whole run on a tiny in-process causal model ------------------------------------------
 
-def _tiny_llama_folder(folder: Path) -> Path:
-    """A 2-layer random Llama whose word-level tokenizer knows the nine answer labels."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from affect_battery.analyses.prompts import ANSWER_LABELS
-
-    tok = tiny_tokenizer(model_max_length=512)
-    tok.add_tokens(list(ANSWER_LABELS))
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=512, pad_token_id=0)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def test_analyze_probing_reports_paired_metrics(tmp_path, monkeypatch):
     from affect_battery.cli import main
 
     monkeypatch.setenv("AFFECT_BATTERY_CACHE", str(tmp_path / "cache"))
-    model = _tiny_llama_folder(tmp_path / "model")
+    model = save_tiny_llama_lm(tmp_path / "model")
     out = tmp_path / "run"
     assert main(["analyze", "--model", str(model), "--methods", "probing", "--max-items", "40",
                  "--permutations", "2", "--no-cache", "--out", str(out)]) == 0

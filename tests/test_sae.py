@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,7 +35,7 @@ from affect_battery.analyses.sae.train import TrainConfig, fit, quality
 from affect_battery.cli import main
 from affect_battery.errors import UsageError
 
-from .tiny_models import WORDS, tiny_loaded, tiny_tokenizer
+from .tiny_models import WORDS, save_tiny_llama_lm, tiny_loaded
 
 # ---- the SAE ---------------------------------------------------------------------------------
 
@@ -283,25 +282,9 @@ def test_training_reduces_error_and_reports_quality():
 # ---- whole runs ----------------------------------------------------------------------------
 
 
-def _tiny_llama_folder(folder: Path) -> Path:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from affect_battery.analyses.prompts import ANSWER_LABELS
-
-    tok = tiny_tokenizer(model_max_length=512)
-    tok.add_tokens(list(ANSWER_LABELS))
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=512, pad_token_id=0)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
-
 def test_sae_train_then_analyze_on_a_tiny_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AFFECT_BATTERY_CACHE", str(tmp_path / "cache"))
-    model = _tiny_llama_folder(tmp_path / "model")
+    model = save_tiny_llama_lm(tmp_path / "model")
     sae_dir = tmp_path / "sae"
     assert main(["sae-train", "--model", str(model), "--out", str(sae_dir), "--hook",
                  "blocks.1", "--d-sae", "96", "--k", "8", "--steps", "60", "--batch-size",

@@ -75,3 +75,22 @@ def tiny_loaded(arch: str, seed: int = 0, padding_side: str = "right"):
         raise ValueError(arch)
     model.eval()
     return LoadedModel(model, tok, f"tiny-{arch}", "in-process", "random", kind, "cpu", "float32")
+
+
+def save_tiny_llama_lm(folder: Path) -> Path:
+    """A 2-layer random Llama whose word-level tokenizer knows the nine answer labels, saved as
+    a model folder: what `analyze --model FOLDER` runs on in the whole-run tests."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from affect_battery.analyses.prompts import ANSWER_LABELS
+
+    tok = tiny_tokenizer(model_max_length=512)
+    tok.add_tokens(list(ANSWER_LABELS))
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=512, pad_token_id=0)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
