@@ -71,3 +71,53 @@ def test_a_failing_writer_leaves_nothing(own_cache):
         raise RuntimeError("disk full")
     cache.store("k", ".txt", broken)  # never raises
     assert [p.name for p in own_cache.iterdir()] == []
+
+
+# ---- the compiled lexicon ------------------------------------------------------------------
+
+def _screen_all(lexicon, texts):
+    return [lexicon.screen(t) for t in texts]
+
+
+LEXICON_PROBES = [
+    "She was furious when the bus left.", "He felt shaken after the call.",
+    "They shook hands; the nervous system diagram was on the console.",
+    "At her wits' end, she freaked out and raged at him.", "A laser beam hit the rock.",
+    "Hope walked in. He beamed at her with relief.", "The horror film made them laugh.",
+]
+
+
+def test_cached_lexicon_screens_exactly_like_a_fresh_compile(own_cache, monkeypatch):
+    from affect_battery.core.battery import battery_frame
+    from affect_battery.validators import lexicon as lx
+
+    texts = [*LEXICON_PROBES, *battery_frame()["text"]]
+    lx.load_lexicon.cache_clear()
+    compiled = lx.load_lexicon()                       # compiled, then stored
+    (entry,) = own_cache.glob("*.lexicon.json")
+    lx.load_lexicon.cache_clear()
+    cached = lx.load_lexicon()                         # rebuilt from the JSON state
+    assert cached is not compiled
+    assert _screen_all(cached, texts) == _screen_all(compiled, texts)
+    assert any(_screen_all(cached, LEXICON_PROBES))    # the probes do hit something
+    assert (cached.surface_forms(), cached.review_forms(), cached.forms_by_category()) == (
+        compiled.surface_forms(), compiled.review_forms(), compiled.forms_by_category())
+    assert cached.source == compiled.source
+    entry.write_text('{"state_version": 1, "slots": [[]]}', encoding="utf-8")  # damaged
+    lx.load_lexicon.cache_clear()
+    again = lx.load_lexicon()
+    assert _screen_all(again, LEXICON_PROBES) == _screen_all(compiled, LEXICON_PROBES)
+    lx.load_lexicon.cache_clear()
+
+
+def test_an_edited_lexicon_is_recompiled(own_cache, tmp_path):
+    from affect_battery.validators import lexicon as lx
+
+    own = tmp_path / "own.yaml"
+    own.write_text("anger:\n  adj: [furious]\n", encoding="utf-8")
+    assert [h.term for h in lx.load_lexicon(str(own)).screen("a furious cat")] == ["furious"]
+    own.write_text("anger:\n  adj: [livid]\n", encoding="utf-8")
+    lx.load_lexicon.cache_clear()
+    assert lx.load_lexicon(str(own)).screen("a furious cat") == []
+    assert len(list(own_cache.glob("*.lexicon.json"))) == 2
+    lx.load_lexicon.cache_clear()

@@ -188,7 +188,9 @@ def run_gate(paths: Sequence[str | Path], *, with_battery: bool = True, strict: 
         base, base_label = _root_base(folder, replaced), str(folder)
     elif with_battery:
         base, _ = read_battery_with_findings(battery_root)
-        base = base[~base["_file"].map(lambda f: _resolved(f) in replaced)]
+        # resolved once per file, not per row: a path resolution is a system call each
+        gated = {f for f in base["_file"].unique() if _resolved(f) in replaced}
+        base = base[~base["_file"].isin(gated)] if gated else base
         base_label = str(battery_root if battery_root is not None else stimuli_dir())
     findings += check_items(new, base, strict=strict, lexicon=lexicon, cfg=cfg)
     return GateReport([str(p) for p in paths], len(new), _sorted(_dedupe(findings)), strict,

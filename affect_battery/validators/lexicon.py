@@ -25,6 +25,8 @@ on clean text.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -36,6 +38,8 @@ from typing import Any
 
 import yaml
 
+from .._util.cache import cached_path, store
+from .._version import __version__
 from ..core.paths import package_data_dir
 from ..errors import InputError
 
@@ -387,6 +391,65 @@ class Lexicon:
             out.append(Rule(action, text, slots, target))
         return out
 
+    # ---- a compiled form that loads fast -----------------------------------------------------
+    STATE_VERSION = 1
+
+    def to_state(self) -> dict[str, Any]:
+        """The compiled lexicon as plain JSON data (no pickle: a cache entry cannot run code).
+
+        Token slots repeat across thousands of idiom and rule variants ("{pron}" expands to 16
+        words), so each distinct slot is stored once and referred to by number.
+        """
+        slot_ids: dict[frozenset[str], int] = {}
+
+        def ref(slots: tuple[frozenset[str], ...]) -> list[int]:
+            return [slot_ids.setdefault(s, len(slot_ids)) for s in slots]
+
+        def table(t: dict[str, dict[str, set[str]]]) -> dict[str, dict[str, list[str]]]:
+            return {k: {e: sorted(v) for e, v in d.items()} for k, d in t.items()}
+
+        multi = {k: [[lemma, emo, ref(pat), tier, word] for lemma, emo, pat, tier, word in v]
+                 for k, v in self.multi.items()}
+        rules = [[r.action, r.text, ref(r.slots), r.target] for r in self.rules]
+        return {"state_version": self.STATE_VERSION, "source": self.source,
+                "categories": list(self.categories), "single": table(self.single),
+                "review_single": table(self.review_single), "multi": multi,
+                "notes": self.notes, "names": sorted(self.names), "rules": rules,
+                "slots": [sorted(s) for s in sorted(slot_ids, key=slot_ids.__getitem__)]}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Lexicon:
+        """Rebuild a lexicon from :meth:`to_state`; a malformed state raises ``ValueError``."""
+        if state.get("state_version") != cls.STATE_VERSION:
+            raise ValueError("lexicon state of another version")
+        try:
+            slots = [frozenset(s) for s in state["slots"]]
+            lex = cls.__new__(cls)
+            lex.source = str(state["source"])
+            lex.categories = tuple(state["categories"])
+            lex.single = {k: {e: set(v) for e, v in d.items()}
+                          for k, d in state["single"].items()}
+            lex.review_single = {k: {e: set(v) for e, v in d.items()}
+                                 for k, d in state["review_single"].items()}
+            lex.multi = {k: [(lemma, emo, tuple(slots[i] for i in pat), tier, bool(word))
+                             for lemma, emo, pat, tier, word in v]
+                         for k, v in state["multi"].items()}
+            lex.notes = dict(state["notes"])
+            lex.names = frozenset(state["names"])
+            lex.rules, lex.filter_rules, lex.promote_rules = [], {}, {}
+            for action, text, pat, target in state["rules"]:
+                rule = Rule(action, text, tuple(slots[i] for i in pat), int(target))
+                lex.rules.append(rule)
+                index = lex.promote_rules if action == "promote" else lex.filter_rules
+                for key in rule.slots[rule.target]:
+                    index.setdefault(key, []).append(rule)
+            lex._patterns = {(emo, pat, tier) for v in lex.multi.values()
+                             for _, emo, pat, tier, _ in v}
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"malformed lexicon state ({type(exc).__name__})") from None
+        lex._index = lex._build_index()
+        return lex
+
     # ---- statistics ---------------------------------------------------------------------------
     def surface_forms(self) -> int:
         """Distinct error-tier single-token forms plus distinct error-tier multi-token patterns."""
@@ -594,17 +657,48 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses ~8x fa
 
 @lru_cache(maxsize=8)
 def load_lexicon(path: str | Path | None = None) -> Lexicon:
-    """Load and compile a lexicon YAML (the shipped one by default); cached per path.
+    """Load and compile a lexicon YAML (the shipped one by default); cached per path in the
+    process and, compiled, in the user's derived-data cache (keyed by the file's bytes).
 
-    A lexicon can be the user's own (``gate --lexicon``), so a missing or malformed file is an
-    :class:`InputError` naming the file, never a traceback.
+    Why the disk cache: parsing the YAML and expanding every inflection, idiom and rule variant
+    is a fixed cost of each ``gate`` process, which CI pays on every commit; the compiled JSON
+    reads back several times faster. A lexicon can be the user's own (``gate --lexicon``), so a
+    missing or malformed file is an :class:`InputError` naming the file, never a traceback.
     """
     p = Path(path) if path is not None else default_lexicon_path()
     if not p.is_file():
         raise InputError("lexicon file not found", str(p))
     try:
-        with p.open(encoding="utf-8") as fh:
-            entries = yaml.load(fh, Loader=_LOADER)  # a safe loader (C or Python)
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read lexicon ({exc.strerror or exc})", str(p)) from None
+    key = hashlib.sha256(b"lexicon\0" + __version__.encode() + b"\0" + raw).hexdigest()
+    cached = _cached_lexicon(key, str(p))
+    if cached is not None:
+        return cached
+    lexicon = _compile_lexicon(raw, p)
+    store(key, ".lexicon.json",
+          lambda tmp: tmp.write_text(json.dumps(lexicon.to_state(), separators=(",", ":")),
+                                     encoding="utf-8"))
+    return lexicon
+
+
+def _cached_lexicon(key: str, source: str) -> Lexicon | None:
+    """The compiled lexicon from the derived-data cache; None if absent or unusable."""
+    path = cached_path(key, ".lexicon.json")
+    if path is None:
+        return None
+    try:
+        lexicon = Lexicon.from_state(json.loads(path.read_bytes()))
+    except (OSError, ValueError, AttributeError):  # a stale or foreign entry: recompile
+        return None
+    lexicon.source = source
+    return lexicon
+
+
+def _compile_lexicon(raw: bytes, p: Path) -> Lexicon:
+    try:
+        entries = yaml.load(raw.decode("utf-8"), Loader=_LOADER)  # a safe loader (C or Python)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"not a valid lexicon ({first})", str(p)) from None
