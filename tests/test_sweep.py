@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from affect_battery.analyses.config import AnalyzeConfig
+from affect_battery.analyses.suite import run_suite
 from affect_battery.analyses.sweep import (
     METRICS,
     SlurmOptions,
@@ -338,3 +340,35 @@ def test_missing_submitit_or_slurm_is_one_line(tmp_path, monkeypatch, capsys):
         assert "no Slurm here" in capsys.readouterr().err
     with pytest.raises(UsageError, match="no finished runs"):
         compare(SweepSpec.load(spec))
+
+
+# ---- device_map (one large model sharded by accelerate) ----------------------------------------
+
+def test_device_map_auto_runs_the_suite_with_the_same_results(tiny_models, tmp_path):
+    """``device_map="auto"`` goes through accelerate's placement (on a CPU-only machine every
+    module lands on the CPU); the hooks follow the modules, so the run's figures are the ones
+    of an ordinary load, and results.json records where the modules went."""
+    pytest.importorskip("accelerate")
+    options = {**SHARED, "methods": ["probing", "patching"], "patch_pairs": 2}
+    plain = run_suite(AnalyzeConfig(model=tiny_models["llama"], out=str(tmp_path / "plain"),
+                                    **options))
+    sharded = run_suite(AnalyzeConfig(model=tiny_models["llama"], out=str(tmp_path / "auto"),
+                                      device_map="auto", **options))
+    assert plain["model"]["device_map"] is None
+    assert sharded["model"]["device_map"] and set(sharded["model"]["device_map"].values()) <= {
+        "cpu", "0", "1", "2", "3", "4", "5", "6", "7", "disk"}
+    assert sharded["config"]["device_map"] == "auto"
+    for key in ("probing", "patching"):
+        a, b = plain[key], sharded[key]
+        assert json.dumps(_without_times(a), sort_keys=True) == json.dumps(
+            _without_times(b), sort_keys=True), key
+    with pytest.raises(UsageError, match="device_map"):
+        AnalyzeConfig(model="m", device_map="everywhere")
+    spec = SweepSpec.from_dict({"models": [tiny_models["llama"]], "out": str(tmp_path / "s"),
+                                "analyze": {**SHARED, "device_map": "auto"}},
+                               tmp_path / "s.yaml")
+    assert [job.config.device_map for job in spec.jobs()] == ["auto"]
+
+
+def _without_times(section: dict) -> dict:
+    return {k: v for k, v in section.items() if k != "wall_time_s"}

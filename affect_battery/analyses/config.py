@@ -29,6 +29,10 @@ Method = Literal["probing", "patching", "attribution", "knockout", "geometry", "
 METHODS: tuple[Method, ...] = get_args(Method)
 Device = Literal["cpu", "cuda", "auto"]
 DEVICES: tuple[Device, ...] = get_args(Device)
+DeviceMap = Literal["auto", "balanced", "balanced_low_0", "sequential"]
+DEVICE_MAPS: tuple[DeviceMap, ...] = get_args(DeviceMap)
+"""accelerate's placement strategies: a model too large for one device is split by layer
+across the visible GPUs (and CPU memory), and the hooks follow each module where it lives."""
 _CUDA_INDEX = re.compile(r"cuda:[0-9]+")  # an explicit GPU is accepted too
 
 
@@ -60,6 +64,7 @@ class AnalyzeConfig:
     splits: tuple[str, ...] = SPLITS
     preset: Preset = "two_shot"
     device: Device = "cpu"
+    device_map: DeviceMap | None = None  # shard one large model (accelerate); device is moot
     dtype: Dtype = "float32"
     batch_size: int = 16
     seed: int = 0
@@ -99,6 +104,8 @@ class AnalyzeConfig:
         _choices("preset", (self.preset,), PRESETS)
         _choices("dtype", (self.dtype,), DTYPES)
         _choices("battery_format", (self.battery_format,), FORMATS)
+        if self.device_map is not None:
+            _choices("device_map", (self.device_map,), DEVICE_MAPS)
         if self.device not in DEVICES and not _CUDA_INDEX.fullmatch(str(self.device)):
             raise UsageError(f"device: unknown {self.device}; use {', '.join(DEVICES)} or "
                              "cuda:N")

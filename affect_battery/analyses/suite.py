@@ -111,12 +111,25 @@ def _context(cfg: AnalyzeConfig, loaded: LoadedModel, full: pd.DataFrame, frame:
         model={"id": cfg.model, "source": loaded.source, "revision": loaded.revision,
                "kind": loaded.kind, "n_layers": loaded.n_layers,
                "hidden_size": int(loaded.model.config.hidden_size),
-               "device": loaded.device, "dtype": cfg.dtype},
+               "device": loaded.device, "dtype": cfg.dtype,
+               "device_map": _placement(loaded, cfg.device_map)},
         battery={"sha256": digest, "n_items": len(frame),
                  "splits": {s: int((frame["split"] == s).sum()) for s in SPLITS}},
         config=cfg.to_dict(), prompt_preset=preset, activation_cache_hit=hit, layers=layers,
         timings=result_timings)
     return ctx, result
+
+
+def _placement(loaded: LoadedModel, device_map: str | None) -> dict[str, str] | None:
+    """Where the modules of a model loaded with ``device_map`` went (accelerate's
+    ``hf_device_map``; ``{"": device}`` when every module landed on one device, as on a
+    CPU-only machine). None for an ordinary load."""
+    if device_map is None:
+        return None
+    mapping = getattr(loaded.model, "hf_device_map", None)
+    if mapping:
+        return {str(k): str(v) for k, v in mapping.items()}
+    return {"": str(next(loaded.model.parameters()).device)}
 
 
 def _run_step(step: Step, ctx: RunContext, result: RunResult) -> None:
@@ -167,7 +180,8 @@ def run_suite(cfg: AnalyzeConfig) -> dict[str, Any]:
     frame = select_items(full, cfg.splits, cfg.max_items, cfg.seed)
     timings: dict[str, float] = {}
     with _timed(timings, "load_model_s"):
-        loaded = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code)
+        loaded = load_model(cfg.model, cfg.device, cfg.dtype, cfg.trust_remote_code,
+                            device_map=cfg.device_map)
     ctx, result = _context(cfg, loaded, full, frame, timings)
     if source is not None:  # which battery, and what it cannot support (e.g. no twin pairs)
         result.battery["source"] = source.describe()

@@ -46,7 +46,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     cfg = AnalyzeConfig(model=args.model, out=args.out, methods=methods,
                         layers=int_list(args.layers), splits=splits, preset=args.preset,
-                        device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                        device=args.device, device_map=args.device_map, dtype=args.dtype,
+                        batch_size=args.batch_size,
                         seed=args.seed, patch_pairs=args.patch_pairs,
                         knockout_items=args.knockout_items, n_permutations=args.permutations,
                         use_cache=not args.no_cache, trust_remote_code=args.trust_remote_code,

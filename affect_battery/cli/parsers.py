@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from ..analyses.config import METHODS
+from ..analyses.config import DEVICE_MAPS, METHODS
 
 
 def add_format(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:
@@ -180,6 +180,9 @@ def parser_analyze(sub: argparse._SubParsersAction) -> None:
                     metavar="LIST")
     an.add_argument("--preset", default="two_shot", choices=["two_shot", "raw"])
     an.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    an.add_argument("--device-map", choices=list(DEVICE_MAPS),
+                    help="split one large model across the visible GPUs and CPU memory "
+                         "(accelerate's placement; --device is then ignored)")
     an.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     an.add_argument("--batch-size", type=int, default=16)
     an.add_argument("--patch-pairs", type=int, default=8, help="pairs per patching type")
