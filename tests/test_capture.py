@@ -93,3 +93,39 @@ def test_cache_round_trip(tmp_path):
     np.testing.assert_array_equal(first.get("resid", 0), second.get("resid", 0))
     np.testing.assert_array_equal(first.final_logits, second.final_logits)
     assert len(list(tmp_path.glob("*.safetensors"))) == 1
+
+
+# ---- the shared opening run once (KV cache) --------------------------------------------------
+
+SHARED_TEXTS = [*TEXTS, "the letter was in the box", "the dog had water"]  # same first words
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_shared_prefix_capture_equals_full_passes(arch):
+    """Two-shot prompts run their common opening once; every site, both poolings and the
+    answer logits match full left-padded passes, across an uneven last batch."""
+    from affect_battery.analyses.shared_prefix import split_prompts
+
+    loaded = tiny_loaded(arch)
+    prompts = [build_prompt(t, "two_shot") for t in SHARED_TEXTS]
+    split = split_prompts(loaded.tokenizer, prompts)
+    assert split is not None and len(split.shared) > 20  # the instruction and both shots
+    head = prompts[0].text[:prompts[0].stimulus_start]
+    assert len(split.shared) <= len(loaded.tokenizer(head)["input_ids"])  # stops before
+    sites = [(k, i) for k in ("resid", "attn", "mlp") for i in range(2)]
+    kw = {"positions": ("final", "mean"), "batch_size": 4, "keep_logits": [3, 5, 7]}
+    shared = capture(loaded, prompts, sites, **kw)
+    full = capture(loaded, prompts, sites, shared_prefix=False, **kw)
+    for key in full.acts:
+        np.testing.assert_allclose(shared.acts[key], full.acts[key], atol=1e-4,
+                                   err_msg=str(key))
+    np.testing.assert_allclose(shared.final_logits, full.final_logits, atol=1e-4)
+
+
+def test_no_shared_opening_means_full_passes():
+    from affect_battery.analyses.shared_prefix import split_prompts
+
+    loaded = tiny_loaded("llama")
+    raw = [build_prompt(t, "raw") for t in TEXTS]
+    assert split_prompts(loaded.tokenizer, raw) is None
+    assert split_prompts(loaded.tokenizer, raw[:1]) is None

@@ -32,6 +32,13 @@ from .inputs import (
 )
 from .models import LoadedModel
 from .prompts import Prompt
+from .shared_prefix import (
+    SharedPrefixRunner,
+    SplitPrompts,
+    length_order,
+    split_prompts,
+    supports_shared_prefix,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -88,23 +95,109 @@ def _pooler(enc: Encoded, chunk: Sequence[Prompt], positions: Sequence[str]
 
 def capture(loaded: LoadedModel, prompts: Sequence[Prompt], sites: Sequence[SiteLike],
             positions: Sequence[Position] = ("final",), batch_size: int = 16,
-            keep_logits: Sequence[int] | None = None, progress: bool = False) -> CaptureResult:
+            keep_logits: Sequence[int] | None = None, progress: bool = False,
+            shared_prefix: bool = True) -> CaptureResult:
     """Run the model over prompts and return the pooled activations of the requested sites.
 
     ``keep_logits``: token ids whose final-position logits are also returned (answer labels).
-    On CUDA out-of-memory the batch size halves and the batch is retried.
+    On CUDA out-of-memory the batch size halves and the batch is retried. ``shared_prefix``:
+    on a causal LM, prompts that open with the same tokens (the two-shot preset) run that
+    opening once, through a KV cache (:mod:`.shared_prefix`); False forces full passes.
     """
+    model, tokenizer = loaded.model, loaded.tokenizer
+    wanted = [Site.of(s) for s in sites]
+    causal = hasattr(model, "lm_head") or loaded.kind == "causal"
+    split = None
+    if causal and shared_prefix and supports_shared_prefix(model):
+        split = split_prompts(tokenizer, prompts)
+    bar = progress_bar(range(len(prompts)), desc="capture", unit="item") if progress else None
+    try:
+        if split is not None:
+            return _capture_shared(loaded, prompts, split, wanted, positions, batch_size,
+                                   keep_logits, bar)
+        return _capture_full(loaded, prompts, wanted, positions, batch_size, keep_logits, bar,
+                             causal)
+    finally:
+        if bar is not None and hasattr(bar, "close"):
+            bar.close()
+
+
+def _result(store: dict[ActKey, list[np.ndarray]], logits_out: list[np.ndarray],
+            keep_logits: Sequence[int] | None, order: np.ndarray | None = None
+            ) -> CaptureResult:
+    """Concatenate the batches; ``order`` (the row each output row came from) is undone."""
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        out = np.concatenate(parts)
+        if order is None:
+            return out
+        back = np.empty_like(out)
+        back[order] = out
+        return back
+
+    result = CaptureResult({k: cat(v) if v else np.zeros((0, 0), np.float32)
+                            for k, v in store.items()})
+    if keep_logits is not None:
+        result.final_logits = cat(logits_out) if logits_out else None
+    return result
+
+
+def _capture_shared(loaded: LoadedModel, prompts: Sequence[Prompt], split: SplitPrompts,
+                    wanted: list[Site], positions: Sequence[Position], batch_size: int,
+                    keep_logits: Sequence[int] | None, bar: Any) -> CaptureResult:
+    """Tails only, on a KV cache of the shared opening, in order of tail length."""
+    import torch
+
+    model = loaded.model
+    runner = SharedPrefixRunner(model, split, model_device(model))
+    extra = {k: v for k, v in final_only_kwargs(model).items() if k != "use_cache"}
+    order = length_order(split)
+    store: dict[ActKey, list[np.ndarray]] = {
+        (s.kind, s.layer, pos): [] for s in wanted for pos in positions}
+    logits_out: list[np.ndarray] = []
+    i, bs = 0, batch_size
+    try:
+        while i < len(order):
+            rows = order[i:i + bs]
+            chunk = [prompts[r] for r in rows]
+            try:
+                kwargs, enc = runner.encode(rows)
+                with trace(model, wanted, retain=_pooler(enc, chunk, positions)) as tr, \
+                        torch.inference_mode():
+                    out = model(**kwargs, **extra)
+            except torch.cuda.OutOfMemoryError:
+                if bs == 1:
+                    raise
+                runner.release()
+                torch.cuda.empty_cache()
+                bs = max(1, bs // 2)
+                continue
+            finally:
+                runner.done()
+            for kind, layer, pos in store:
+                store[(kind, layer, pos)].append(tr[(kind, layer)][pos])
+            if keep_logits is not None:
+                logits_out.append(final_logits(out, keep_logits))  # left-padded tails
+            del out
+            if bar is not None and hasattr(bar, "update"):
+                bar.update(len(chunk))
+            i += len(chunk)
+    finally:
+        runner.release()
+    return _result(store, logits_out, keep_logits, np.asarray(order))
+
+
+def _capture_full(loaded: LoadedModel, prompts: Sequence[Prompt], wanted: list[Site],
+                  positions: Sequence[Position], batch_size: int,
+                  keep_logits: Sequence[int] | None, bar: Any, causal: bool) -> CaptureResult:
+    """Every prompt through the whole model, left-padded, in the given order."""
     import torch
 
     model, tokenizer = loaded.model, loaded.tokenizer
     device = model_device(model)
-    wanted = [Site.of(s) for s in sites]
     store: dict[ActKey, list[np.ndarray]] = {
         (s.kind, s.layer, pos): [] for s in wanted for pos in positions}
     logits_out: list[np.ndarray] = []
-    causal = hasattr(model, "lm_head") or loaded.kind == "causal"
     extra = final_only_kwargs(model) if causal else {}
-    bar = progress_bar(range(len(prompts)), desc="capture", unit="item") if progress else None
     i, bs = 0, batch_size
     with padding_side(tokenizer, "left") if causal else nullcontext():
         while i < len(prompts):
@@ -127,13 +220,7 @@ def capture(loaded: LoadedModel, prompts: Sequence[Prompt], sites: Sequence[Site
             if bar is not None and hasattr(bar, "update"):
                 bar.update(len(chunk))
             i += len(chunk)
-    if bar is not None and hasattr(bar, "close"):
-        bar.close()
-    result = CaptureResult({k: np.concatenate(v) if v else np.zeros((0, 0), np.float32)
-                            for k, v in store.items()})
-    if keep_logits is not None:
-        result.final_logits = np.concatenate(logits_out) if logits_out else None
-    return result
+    return _result(store, logits_out, keep_logits)
 
 
 # ---- clean block outputs, to replay -----------------------------------------------------------
@@ -199,7 +286,8 @@ def cached_capture(loaded: LoadedModel, prompts: Sequence[Prompt], sites: Sequen
     key = cache_key(sites=sorted(tuple(Site.of(s)) for s in sites),
                     positions=sorted(positions),
                     prompts=hashlib.sha256("\x00".join(p.text for p in prompts).encode())
-                    .hexdigest(), logits=list(keep_logits or []), **key_parts)
+                    .hexdigest(), logits=list(keep_logits or []),
+                    passes="shared-prefix", **key_parts)  # how it was computed, too
     path = cache / f"{key}.safetensors" if cache else None
     if path is not None and path.is_file():
         return load_capture(path), True
