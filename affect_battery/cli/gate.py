@@ -22,7 +22,7 @@ from ..validators.item_defence import add_item_defence
 from ..validators.keyword_screen import screen_text
 from ..validators.lexicon import load_lexicon
 from ._output import emit
-from ._startup import without_data_synthesis
+from ._startup import settled_imports, without_data_synthesis
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         require("validate", "sklearn", "scipy", what="gate --defence")
         check_backend(args.classifier)
     summary = _judged_paths(args)
-    with without_data_synthesis():
+    with settled_imports(), without_data_synthesis():
         report = run_gate(args.files, with_battery=not args.no_battery, strict=args.strict,
                           root=args.root, lexicon=load_lexicon(args.lexicon))
     if args.defence:

@@ -88,9 +88,13 @@ def _loc(rec: dict) -> tuple[str | None, str | None, int | None]:
     return item_id, rec.get("_file"), line
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+Rows = pd.DataFrame | list[dict]
+"""A frame, or its rows already as records (``validate_frame`` converts once for every rule)."""
+
+
+def _records(frame: Rows) -> list[dict]:
     """Rows as plain dicts: cross-row rules touch every row, and pandas row access is slow."""
-    return frame.to_dict(orient="records")
+    return frame if isinstance(frame, list) else frame.to_dict(orient="records")
 
 
 def row_schema_findings(frame: pd.DataFrame, bad_rows: set[int] | None = None
@@ -140,7 +144,7 @@ def _first_by_id(rows: list[dict]) -> dict[str, dict]:
     return first
 
 
-def link_findings(frame: pd.DataFrame, focus: Collection[str] | None = None) -> list[Finding]:
+def link_findings(frame: Rows, focus: Collection[str] | None = None) -> list[Finding]:
     """Clinical <-> neutral links resolve both ways; moderate/keyword-rich point at a clinical.
     With ``focus``, only the rows with those ids are judged (against every row)."""
     out: list[Finding] = []
@@ -188,7 +192,7 @@ def link_findings(frame: pd.DataFrame, focus: Collection[str] | None = None) -> 
     return out
 
 
-def length_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG,
+def length_findings(frame: Rows, cfg: IntegrityConfig = DEFAULT_CONFIG,
                     focus: Collection[str] | None = None) -> list[Finding]:
     out = []
     for row in _focused(_records(frame), focus):
@@ -210,7 +214,7 @@ def _relative_difference(a: int, b: int) -> float:
     return abs(a - b) / b if b else float("inf")
 
 
-def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG,
+def pair_findings(frame: Rows, cfg: IntegrityConfig = DEFAULT_CONFIG,
                   focus: Collection[str] | None = None) -> list[Finding]:
     """Matching of neutral, moderate and keyword-rich items to their clinical item."""
     out = []
@@ -257,7 +261,7 @@ def pair_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG,
     return out
 
 
-def duplicate_findings(frame: pd.DataFrame, cfg: IntegrityConfig = DEFAULT_CONFIG,
+def duplicate_findings(frame: Rows, cfg: IntegrityConfig = DEFAULT_CONFIG,
                        focus: Collection[str] | None = None) -> list[Finding]:
     """Identical texts anywhere, and near-duplicates (n-gram Jaccard) across scenarios.
 
@@ -404,12 +408,14 @@ def validate_frame(frame: pd.DataFrame, strict: bool = True,
     bad &= set(frame.index)
     rows = frame.drop(index=sorted(bad)) if bad else frame
     left_out = set(frame.loc[sorted(bad), "id"]) if bad else set()
-    cross = link_findings(rows, focus)
+    records = _records(rows)  # once for every rule below: to_dict is their main cost
+    cross = link_findings(records, focus)
     cross = [f for f in cross if not (f.code == "dangling-link"
                                       and f.details.get("target") in left_out)]
-    cross += length_findings(rows, cfg, focus)
-    cross += pair_findings(rows, cfg, focus)
-    cross += duplicate_findings(frame, cfg, focus)  # needs only ids and texts: every row has
+    cross += length_findings(records, cfg, focus)
+    cross += pair_findings(records, cfg, focus)
+    # needs only ids and texts, which every row has
+    cross += duplicate_findings(_records(frame) if bad else records, cfg, focus)
     if strict:
         cross += count_findings(rows, cfg)
     return findings + cross

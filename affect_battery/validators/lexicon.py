@@ -25,6 +25,7 @@ on clean text.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import re
@@ -392,7 +393,7 @@ class Lexicon:
         return out
 
     # ---- a compiled form that loads fast -----------------------------------------------------
-    STATE_VERSION = 1
+    STATE_VERSION = 2
 
     def to_state(self) -> dict[str, Any]:
         """The compiled lexicon as plain JSON data (no pickle: a cache entry cannot run code).
@@ -415,7 +416,8 @@ class Lexicon:
                 "categories": list(self.categories), "single": table(self.single),
                 "review_single": table(self.review_single), "multi": multi,
                 "notes": self.notes, "names": sorted(self.names), "rules": rules,
-                "slots": [sorted(s) for s in sorted(slot_ids, key=slot_ids.__getitem__)]}
+                "slots": [sorted(s) for s in sorted(slot_ids, key=slot_ids.__getitem__)],
+                "index": {k: [tier, lemma] for k, (tier, _, lemma, _) in self._index.items()}}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Lexicon:
@@ -427,10 +429,9 @@ class Lexicon:
             lex = cls.__new__(cls)
             lex.source = str(state["source"])
             lex.categories = tuple(state["categories"])
-            lex.single = {k: {e: set(v) for e, v in d.items()}
-                          for k, d in state["single"].items()}
-            lex.review_single = {k: {e: set(v) for e, v in d.items()}
-                                 for k, d in state["review_single"].items()}
+            # lemma lists stay lists: matching reads only a form's emotions (the keys)
+            lex.single = dict(state["single"])
+            lex.review_single = dict(state["review_single"])
             lex.multi = {k: [(lemma, emo, tuple(slots[i] for i in pat), tier, bool(word))
                              for lemma, emo, pat, tier, word in v]
                          for k, v in state["multi"].items()}
@@ -445,9 +446,12 @@ class Lexicon:
                     index.setdefault(key, []).append(rule)
             lex._patterns = {(emo, pat, tier) for v in lex.multi.values()
                              for _, emo, pat, tier, _ in v}
+            single, review, multi = lex.single, lex.review_single, lex.multi
+            lex._index = {k: (tier, (single if tier == "error" else review).get(k)
+                              if tier else None, lemma, multi.get(k, []))
+                          for k, (tier, lemma) in state["index"].items()}
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed lexicon state ({type(exc).__name__})") from None
-        lex._index = lex._build_index()
         return lex
 
     # ---- statistics ---------------------------------------------------------------------------
@@ -688,10 +692,15 @@ def _cached_lexicon(key: str, source: str) -> Lexicon | None:
     path = cached_path(key, ".lexicon.json")
     if path is None:
         return None
-    try:
+    paused = gc.isenabled()
+    gc.disable()  # ~50,000 new acyclic objects would set off full collections over the
+    try:          # whole process (pandas and pandera included): most of the load's cost
         lexicon = Lexicon.from_state(json.loads(path.read_bytes()))
     except (OSError, ValueError, AttributeError):  # a stale or foreign entry: recompile
         return None
+    finally:
+        if paused:
+            gc.enable()
     lexicon.source = source
     return lexicon
 
