@@ -95,3 +95,54 @@ def test_single_passes_ask_for_no_kv_cache_and_one_logit_position():
     causal = tiny_loaded("llama").model
     assert final_only_kwargs(causal) == {"use_cache": False, "logits_to_keep": 1}
     assert "logits_to_keep" not in final_only_kwargs(tiny_loaded("bert").model)
+
+
+# ---- the shared two-shot opening run once per batch ------------------------------------------
+
+def _two_shot():
+    return [build_prompt(t, "two_shot") for t in TEXTS]
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("site", [("attn", 0), ("mlp", 1)])
+def test_knockout_on_clean_tails_equals_whole_prompts(arch, site):
+    """Zero and mean ablation on the shared opening once plus each tail give the logits and
+    read-outs of whole left-padded prompts; resample leaves the identical opening alone."""
+    from affect_battery.analyses.shared_prefix import CleanTails, record_clean_tails
+
+    loaded = tiny_loaded(arch)
+    prompts = _two_shot()
+    mean = site_means(loaded, prompts, [site])[site]
+    tails = record_clean_tails(loaded, prompts, range(2), batch_size=4)
+    assert isinstance(tails, CleanTails) and [len(b) for b in tails.batches] == [4, 2]
+    readout = ("resid", 1)
+    for method in ("zero", "mean"):
+        full = ablated_run(loaded, prompts, site, method, LABELS, readout, mean, 4)
+        fast = ablated_run(loaded, prompts, site, method, LABELS, readout, mean, 4,
+                           prefix=tails)
+        np.testing.assert_allclose(fast[0], full[0], atol=1e-4)
+        np.testing.assert_allclose(fast[1], full[1], atol=1e-4)
+    a = ablated_run(loaded, prompts, site, "resample", LABELS, readout, mean, 4, seed=3,
+                    prefix=tails)
+    b = ablated_run(loaded, prompts, site, "resample", LABELS, readout, mean, 4, seed=3,
+                    prefix=tails)
+    np.testing.assert_array_equal(a[0], b[0])  # seeded: the same permutations
+    zeroed = ablated_run(loaded, prompts, site, "zero", LABELS, readout, np.zeros(64), 4,
+                        prefix=tails)
+    assert not np.allclose(a[0], zeroed[0])
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("layer", [0, 1])
+def test_steering_on_clean_tails_equals_whole_prompts(arch, layer):
+    from affect_battery.analyses.shared_prefix import record_clean_tails
+
+    loaded = tiny_loaded(arch)
+    prompts = _two_shot()
+    vec = np.random.default_rng(0).normal(size=64).astype(np.float32)
+    tails = record_clean_tails(loaded, prompts, range(2), batch_size=4)
+    for strength in (0.0, 2.0):
+        full = steered_logits(loaded, prompts, layer, vec, strength, LABELS, 4)
+        fast = steered_logits(loaded, prompts, layer, vec, strength, LABELS, 4, tails)
+        np.testing.assert_allclose(fast, full, atol=1e-4)
+    assert record_clean_tails(loaded, _prompts(), range(2)) is None  # raw: nothing shared

@@ -20,6 +20,7 @@ from .hooks import Site, SiteLike, padding_side, replay_blocks, trace
 from .inputs import final_logits, final_only_kwargs, last_token_index, model_device, tokenize
 from .models import LoadedModel
 from .prompts import Prompt
+from .shared_prefix import CleanTails, edited_tail_pass
 
 if TYPE_CHECKING:
     import torch
@@ -80,13 +81,15 @@ def ablation(method: Ablation, mean: np.ndarray | None = None, seed: int = 0
 def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
                 method: Ablation, label_ids: Sequence[int], readout: SiteLike | None = None,
                 mean: np.ndarray | None = None, batch_size: int = 16, seed: int = 0,
-                prefix: Sequence[dict[int, Any]] | None = None
+                prefix: Sequence[dict[int, Any]] | CleanTails | None = None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(answer-label logits at the final token, read-out activations) under one ablation.
 
     ``prefix``: the clean block outputs of the same prompts and batches
     (:func:`~.capture.record_prefix`); the blocks before the ablated one are then replayed
-    rather than recomputed, with the same result.
+    rather than recomputed, with the same result. Given as :class:`~.shared_prefix.CleanTails`
+    (:func:`~.shared_prefix.record_clean_tails`), the prompts' shared opening also runs once
+    per batch instead of once per prompt.
     """
     import torch
 
@@ -94,6 +97,8 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
     device = model_device(model)
     ablate = ablation(method, mean, seed)
     layer = Site.of(site).layer
+    if isinstance(prefix, CleanTails):
+        return _ablated_tails(loaded, prefix, site, ablate, label_ids, readout)
     n_batches = -(-len(prompts) // batch_size)
     if prefix is not None and len(prefix) != n_batches:
         raise UsageError(f"prefix has {len(prefix)} batches, the prompts make {n_batches}")
@@ -118,6 +123,30 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
             if readout is not None:
                 read_out.append(read[readout])
     logits = np.concatenate(logits_out) if logits_out else np.zeros((len(prompts), 0))
+    return logits, (np.concatenate(read_out) if readout is not None else None)
+
+
+def _ablated_tails(loaded: LoadedModel, tails: CleanTails, site: SiteLike,
+                   ablate: Callable[[Site, torch.Tensor], torch.Tensor],
+                   label_ids: Sequence[int], readout: SiteLike | None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`ablated_run` on prompts that share an opening: the opening runs once per batch
+    (ablated too: zero and mean replace it as in a whole pass; resample leaves it as it is,
+    since every prompt has the same opening), then the tails, replaying the clean blocks
+    before the ablated one."""
+    model = loaded.model
+    layer = Site.of(site).layer
+    logits_out, read_out = [], []
+    for b in range(len(tails.batches)):
+        out, read = edited_tail_pass(
+            loaded, tails, b, lambda: trace(model, [site], retain=False, edit=ablate),
+            lambda k: k < layer, [readout] if readout is not None else [])
+        if hasattr(out, "logits"):
+            logits_out.append(final_logits(out, label_ids))
+        if readout is not None:
+            read_out.append(read[readout])
+    n = sum(len(rows) for rows in tails.batches)
+    logits = np.concatenate(logits_out) if logits_out else np.zeros((n, 0))
     return logits, (np.concatenate(read_out) if readout is not None else None)
 
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .hooks import Site, padding_side, replay_blocks, trace
-from .inputs import label_forward, model_device, tokenize
+from .inputs import final_logits, label_forward, model_device, tokenize
 from .models import LoadedModel
 from .prompts import Prompt
+from .shared_prefix import CleanTails, edited_tail_pass
 
 if TYPE_CHECKING:
     import torch
@@ -31,13 +32,15 @@ def direction(clinical: np.ndarray, neutral: np.ndarray) -> np.ndarray:
 
 def steered_logits(loaded: LoadedModel, prompts: Sequence[Prompt], layer: int,
                    vector: np.ndarray, strength: float, label_ids: Sequence[int],
-                   batch_size: int = 16, prefix: Sequence[dict[int, Any]] | None = None
+                   batch_size: int = 16,
+                   prefix: Sequence[dict[int, Any]] | CleanTails | None = None
                    ) -> np.ndarray:
     """Answer-label logits at the final token with ``strength * vector`` added after block L.
 
     ``prefix``: the clean block outputs of the same prompts and batches
     (:func:`~.capture.record_prefix`, blocks 0..L at least); blocks up to L are then replayed,
     not recomputed, with the same result (the vector is still added to block L's output).
+    As :class:`~.shared_prefix.CleanTails`, the shared opening (steered too) runs once a batch.
     """
     import torch
 
@@ -48,6 +51,12 @@ def steered_logits(loaded: LoadedModel, prompts: Sequence[Prompt], layer: int,
     def add(_site: Site, h: torch.Tensor) -> torch.Tensor:
         return h + strength * vec.to(h.dtype)
 
+    if isinstance(prefix, CleanTails):
+        edit = (lambda: trace(model, [Site("resid", layer)], retain=False, edit=add)) \
+            if strength != 0 else nullcontext
+        return np.concatenate([
+            final_logits(edited_tail_pass(loaded, prefix, b, edit, lambda k: k <= layer)[0],
+                         label_ids) for b in range(len(prefix.batches))])
     out = []
     with padding_side(loaded.tokenizer, "left"), \
             trace(model, [Site("resid", layer)], retain=False,

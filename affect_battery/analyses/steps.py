@@ -32,6 +32,7 @@ from .paired import PairedProbing, matched_pairs
 from .prompts import ANSWER_LABELS, Prompt
 from .result import Section
 from .selection import LABEL_INDEX, PAIR_KINDS, clinical_with_neutral, even_sample, patch_pairs
+from .shared_prefix import CleanTails, record_clean_tails
 
 Row = dict[str, Any]  # one row of a step's CSV table
 
@@ -437,6 +438,14 @@ def _critical(table: pd.DataFrame, cfg: AnalyzeConfig, with_logits: bool
     return out
 
 
+def _clean_record(ctx: RunContext, prompts: list[Prompt], layers: range
+                  ) -> CleanTails | list[dict[int, Any]]:
+    """Clean block outputs to replay in edited runs: over the tails when the prompts share an
+    opening (it then runs once a batch), else over whole prompts."""
+    return record_clean_tails(ctx.loaded, prompts, layers, ctx.cfg.batch_size) or \
+        record_prefix(ctx.loaded, prompts, layers, ctx.cfg.batch_size)
+
+
 def knockout(ctx: RunContext) -> StepOutput:
     """Ablate each attention and MLP output (zero / mean / resample) on clinical-neutral pairs;
     score the logit difference and a frozen probe at the best probing layer."""
@@ -462,7 +471,7 @@ def knockout(ctx: RunContext) -> StepOutput:
     means = ko.site_means(ctx.loaded, ps, sites, cfg.batch_size) \
         if "mean" in cfg.knockout_methods else {}
     # the blocks before an ablated one are replayed from one clean pass, not recomputed
-    prefix = record_prefix(ctx.loaded, ps, range(max(ctx.layers)), cfg.batch_size)
+    prefix = _clean_record(ctx, ps, range(max(ctx.layers)))
     rows = []
     for site in sites:
         readout = Site("resid", readout_layer) if site.layer <= readout_layer else None
@@ -575,8 +584,7 @@ def steering(ctx: RunContext) -> StepOutput:
     chosen = sorted({layer for layer in (n_layers // 4, n_layers // 2, 3 * n_layers // 4,
                                          ctx.best) if layer in ctx.layers})
     # blocks up to the steered one are replayed from one clean pass over the targets
-    prefix = record_prefix(ctx.loaded, targets, range(max(chosen) + 1), cfg.batch_size) \
-        if chosen and train else []
+    prefix = _clean_record(ctx, targets, range(max(chosen) + 1)) if chosen and train else []
     rows = [row for layer in chosen if train
             for row in _steering_rows(ctx, layer, train, targets, prefix)]
     table = pd.DataFrame(rows)
