@@ -241,3 +241,20 @@ def test_report_and_headline_show_relp_beside_atp():
     assert "RelP 2.0 s (2.0x)" in text and "RelP rules: rules" in text
     h = headline({"patching": section, "timings_s": {}})
     assert h["relp_vs_exact_pearson"] == 0.9 and h["attribution_vs_exact_pearson"] == 0.2
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("method", ["atp", "relp"])
+def test_final_token_pass_gives_the_whole_backward_scores(arch, method):
+    """Only the final token depends on the patched activations: a KV cache of the rest and a
+    backward through the last token alone give the scores of a whole backward pass."""
+    loaded = tiny_loaded(arch)
+    pairs = _pairs(SRC, TGT)
+    src = _source_acts(loaded, pairs, SITES)
+    fast = attribution(loaded, pairs, SITES, src, LABELS, batch_size=2, method=method)
+    whole = attribution(loaded, pairs, SITES, src, LABELS, batch_size=2, method=method,
+                        final_only=False)
+    assert max(np.abs(whole[s]).max() for s in SITES) > 1e-4
+    for s in SITES:
+        np.testing.assert_allclose(fast[s], whole[s], rtol=1e-4, atol=1e-5, err_msg=str(s))
+    assert all(p.grad is None for p in loaded.model.parameters())  # no parameter gradients

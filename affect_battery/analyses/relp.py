@@ -342,20 +342,24 @@ def lrp_rules(model: torch.nn.Module, blocks_path: str | None = None,
 
 def attribution(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
                 source_acts: dict[K, np.ndarray], label_ids: Sequence[int],
-                batch_size: int = 8, method: AttributionMethod = "atp") -> dict[K, np.ndarray]:
+                batch_size: int = 8, method: AttributionMethod = "atp",
+                final_only: bool = True) -> dict[K, np.ndarray]:
     """Per pair and site, ``coefficient . (a_source - a_target)`` at the final position.
 
     ``method="atp"``: the coefficient is the plain gradient of the logit difference
     (:func:`.patching.attribution_patching`); ``method="relp"``: the same pass under
     :func:`lrp_rules`. Same layout as AtP: one array of scores over the pairs per site.
+    ``final_only``: see :func:`.patching.attribution_patching` (same scores, less work).
     """
     if method not in ATTRIBUTION_METHODS:
         raise UsageError(f"unknown attribution method {method!r}: use "
                          f"{', '.join(ATTRIBUTION_METHODS)}")
     if method == "atp":
-        return attribution_patching(loaded, pairs, sites, source_acts, label_ids, batch_size)
+        return attribution_patching(loaded, pairs, sites, source_acts, label_ids, batch_size,
+                                    final_only)
     with lrp_rules(loaded.model) as counts:
-        scores = attribution_patching(loaded, pairs, sites, source_acts, label_ids, batch_size)
+        scores = attribution_patching(loaded, pairs, sites, source_acts, label_ids, batch_size,
+                                      final_only)
     if counts.attention_blocks and not counts.attention_calls:
         raise ArchitectureError(
             f"RelP found no attention weights to hold constant in {type(loaded.model).__name__}"
