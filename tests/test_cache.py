@@ -23,7 +23,7 @@ def own_cache(tmp_path, monkeypatch):
 
 def test_cached_battery_equals_a_fresh_read(own_cache, monkeypatch):
     first, _ = read_battery_with_findings(None)      # computed, then stored
-    assert len(list(own_cache.glob("*.parquet"))) == 1
+    assert len(list(own_cache.glob("*.arrow"))) == 1
     second, _ = read_battery_with_findings(None)     # read back from the cache
     monkeypatch.setenv("AFFECT_BATTERY_NO_CACHE", "1")
     fresh, _ = read_battery_with_findings(None)      # no cache at all
@@ -37,15 +37,15 @@ def test_an_edit_to_a_stimulus_file_is_seen(own_cache, tmp_path):
     f = root / "stimuli" / "anger.jsonl"
     f.write_text(f.read_text(encoding="utf-8").replace("table", "chair", 1), encoding="utf-8")
     after, _ = read_battery_with_findings(root / "stimuli")
-    assert len(list(own_cache.glob("*.parquet"))) == 2
+    assert len(list(own_cache.glob("*.arrow"))) == 2
     changed = before["text"] != after["text"]
     assert changed.sum() == 1
 
 
 def test_a_damaged_entry_is_ignored(own_cache):
     first, _ = read_battery_with_findings(None)
-    (entry,) = own_cache.glob("*.parquet")
-    entry.write_bytes(b"not parquet")
+    (entry,) = own_cache.glob("*.arrow")
+    entry.write_bytes(b"not an Arrow file")
     again, _ = read_battery_with_findings(None)
     pd.testing.assert_frame_equal(again, first)
 

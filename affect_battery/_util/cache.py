@@ -2,8 +2,9 @@
 
 Why: every ``affect-battery gate`` run in CI used to re-read and re-complete the ~600 shipped
 items before looking at the two new ones; the completed table depends only on the bytes of the
-stimulus files and the package version, so it is computed once per machine and read back as
-parquet (no pickle: nothing in the cache can run code when loaded). The cache is best effort:
+stimulus files and the package version, so it is computed once per machine and read back (an
+Arrow IPC file; the compiled lexicon as JSON: no pickle, nothing in the cache can run code when
+loaded). The cache is best effort:
 an unreadable, missing or foreign entry is ignored and recomputed, a failed write is silent,
 and ``AFFECT_BATTERY_NO_CACHE=1`` turns it off. Entries are written through a temporary file and
 a rename inside a folder the user owns; a cache folder that is a symbolic link is not used.

@@ -13,26 +13,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 from ..core.constants import SPLITS
 from ..core.sources import FORMATS
 from ..errors import UsageError
-from .knockout import METHODS as ABLATIONS
-from .knockout import Ablation
-from .models import DTYPES, Dtype
-from .prompts import PRESETS, Preset
+from .choices import (
+    ABLATIONS,
+    DEVICE_MAPS,
+    DEVICES,
+    DTYPES,
+    METHODS,
+    PRESETS,
+    Ablation,
+    Device,
+    DeviceMap,
+    Dtype,
+    Method,
+    Preset,
+)
 from .sae.io import check_spec, site_of_hook
 
-Method = Literal["probing", "patching", "attribution", "knockout", "geometry", "steering",
-                 "sae"]
-METHODS: tuple[Method, ...] = get_args(Method)
-Device = Literal["cpu", "cuda", "auto"]
-DEVICES: tuple[Device, ...] = get_args(Device)
-DeviceMap = Literal["auto", "balanced", "balanced_low_0", "sequential"]
-DEVICE_MAPS: tuple[DeviceMap, ...] = get_args(DeviceMap)
-"""accelerate's placement strategies: a model too large for one device is split by layer
-across the visible GPUs (and CPU memory), and the hooks follow each module where it lives."""
+__all__ = ["DEVICE_MAPS", "METHODS", "AnalyzeConfig", "Method"]
 _CUDA_INDEX = re.compile(r"cuda:[0-9]+")  # an explicit GPU is accepted too
 
 

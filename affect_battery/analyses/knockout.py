@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from ..errors import UsageError
+from .choices import ABLATIONS, Ablation
 from .hooks import Site, SiteLike, padding_side, replay_blocks, trace
 from .inputs import final_logits, final_only_kwargs, last_token_index, model_device, tokenize
 from .models import LoadedModel
@@ -25,8 +26,7 @@ from .shared_prefix import CleanTails, edited_tail_pass
 if TYPE_CHECKING:
     import torch
 
-Ablation = Literal["zero", "mean", "resample"]
-METHODS: tuple[Ablation, ...] = ("zero", "mean", "resample")
+METHODS = ABLATIONS  # the ablations, by their one list in .choices
 K = TypeVar("K", bound="Site | tuple[str, int]")  # a site, as the caller names it
 
 

@@ -8,10 +8,11 @@ alone. The stimulus's character span is tracked so activations can be pooled ove
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
 
 from ..core.constants import EMOTIONS
 from ..errors import ModelError, UsageError
+from .choices import PRESETS, Preset
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -26,8 +27,6 @@ SHOT_1_ANSWER = "fear"
 SHOT_2 = ("Tobiah took the sheets off the line at six, folded them on the kitchen table and "
           "wrote the week's shopping list on the back of an envelope.")
 SHOT_2_ANSWER = "none"
-Preset = Literal["two_shot", "raw"]
-PRESETS: tuple[Preset, ...] = get_args(Preset)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from pathlib import Path
 from .._util.atomic import check_output_path
 from .._util.extras import require
 from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from ..validators.classifier import check_backend
 from ..validators.gate import (
     FORMATTERS,
     format_markdown,
@@ -18,7 +17,6 @@ from ..validators.gate import (
     run_gate,
     stimulus_root,
 )
-from ..validators.item_defence import add_item_defence
 from ..validators.keyword_screen import screen_text
 from ..validators.lexicon import load_lexicon
 from ._output import emit
@@ -28,12 +26,16 @@ from ._startup import settled_imports, without_data_synthesis
 def cmd_gate(args: argparse.Namespace) -> int:
     if args.defence:  # the extras it needs, named before any work (one line, exit 2)
         require("validate", "sklearn", "scipy", what="gate --defence")
+        from ..validators.classifier import check_backend  # only --defence pays for these
+
         check_backend(args.classifier)
     summary = _judged_paths(args)
     with settled_imports(), without_data_synthesis():
         report = run_gate(args.files, with_battery=not args.no_battery, strict=args.strict,
                           root=args.root, lexicon=load_lexicon(args.lexicon))
     if args.defence:
+        from ..validators.item_defence import add_item_defence
+
         add_item_defence(report, args.files, args.classifier)
     emit(FORMATTERS[args.format](report), args.output)
     if summary is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from ..analyses.config import DEVICE_MAPS, METHODS
+from ..analyses.choices import DEVICE_MAPS, METHODS
 
 
 def add_format(p: argparse.ArgumentParser, choices: Sequence[str] = ("text", "json")) -> None:

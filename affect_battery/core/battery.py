@@ -50,18 +50,39 @@ def read_battery_with_findings(root: str | Path | None = None
     frame, findings = complete_items(pd.concat(raws, ignore_index=True))
     frame = frame.assign(scenario=frame["id"].map(_scenario))
     if not findings:  # only a clean read is cached (its findings are then known to be none)
-        store(key, ".parquet", lambda path: frame.to_parquet(path, index=False))
+        store(key, CACHE_SUFFIX, lambda path: _write_arrow(frame, path))
     return frame, findings
+
+
+CACHE_SUFFIX = ".arrow"
+"""The cached table is an Arrow IPC file: pyarrow's IPC reader is loaded with pandas already,
+where reading parquet would also import pyarrow's dataset and filesystem layers (a gate run's
+largest import after the floor). No pickle: reading it back runs no code."""
+
+
+def _write_arrow(frame: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_arrow(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "rb") as source:
+        return pa.ipc.open_file(source).read_all().to_pandas()
 
 
 def _cached_frame(key: str) -> pd.DataFrame | None:
     """The completed table of these exact stimulus files from an earlier run (the user cache,
     ``_util.cache``), or None. A stale or damaged entry is ignored and rebuilt."""
-    path = cached_path(key, ".parquet")
+    path = cached_path(key, CACHE_SUFFIX)
     if path is None:
         return None
     try:
-        frame = pd.read_parquet(path)
+        frame = _read_arrow(path)
     except Exception:  # a damaged or foreign entry: recompute rather than fail
         return None
     expected = [*COLUMNS, "_file", "_line"]

@@ -37,8 +37,6 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .._util.cache import cached_path, store
 from .._version import __version__
 from ..core.paths import package_data_dir
@@ -656,8 +654,6 @@ def default_lexicon_path() -> Path:
     return package_data_dir() / "lexicon" / "emotion_terms.yaml"
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses ~8x faster
-
 
 @lru_cache(maxsize=8)
 def load_lexicon(path: str | Path | None = None) -> Lexicon:
@@ -706,8 +702,11 @@ def _cached_lexicon(key: str, source: str) -> Lexicon | None:
 
 
 def _compile_lexicon(raw: bytes, p: Path) -> Lexicon:
+    import yaml  # only when the compiled form is not cached: a gate run rarely needs it
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses ~8x faster
     try:
-        entries = yaml.load(raw.decode("utf-8"), Loader=_LOADER)  # a safe loader (C or Python)
+        entries = yaml.load(raw.decode("utf-8"), Loader=loader)  # a safe loader (C or Python)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"not a valid lexicon ({first})", str(p)) from None
