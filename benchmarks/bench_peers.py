@@ -138,7 +138,7 @@ class Worker:
             from affect_battery.analyses.capture import capture
 
             res = capture(self.loaded, self.prompts, self.sites, ("final", "mean"),
-                          self.batch_size)
+                          self.batch_size, shared_prefix=False)  # the peers' whole prompts
             return res.acts
         out: dict[tuple[str, int, str], list[Any]] = {}
 
