@@ -104,3 +104,35 @@ def test_focus_finds_the_same_near_duplicates_with_the_same_scores():
     assert _key(fast) == _key(full)
     near = [f for f in fast if f.code == "near-duplicate"]
     assert near and all(f.details["jaccard"] > 0.5 for f in near)
+
+
+def test_a_cached_clean_base_is_trusted_and_the_findings_do_not_change(tmp_path, monkeypatch):
+    """The cached battery table records that its rows passed the row schema; the gate then
+    runs the schema on the new rows only, with the findings of a full check."""
+    import json
+
+    from affect_battery.core.battery import ROW_SCHEMA_CLEAN
+    from affect_battery.validators.gate import run_gate
+
+    monkeypatch.setenv("AFFECT_BATTERY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("AFFECT_BATTERY_NO_CACHE", raising=False)
+    battery, _ = read_battery_with_findings(None)  # computed, stored with its verdict
+    assert not battery.attrs.get(ROW_SCHEMA_CLEAN)
+    cached, _ = read_battery_with_findings(None)
+    assert cached.attrs[ROW_SCHEMA_CLEAN] is True
+    shipped = battery.set_index("id")
+    items = [
+        {"id": "C-anger-d1-9", "text": "Hal set the table.", "domain": 7},  # schema error
+        {"id": "N-anger-d1-9", "text": "Hal set the table."},
+        {"id": "C-joy-d2-9", "text": shipped.at["C-joy-d2-1", "text"]},  # duplicate text
+        {"id": "C-joy-d2-9", "text": "Mira found the key."},  # duplicate id among new items
+        {"id": "C-fear-d1-1", "text": "Another text for a shipped id."},  # collision
+    ]
+    path = tmp_path / "new.jsonl"
+    path.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    trusted = run_gate([path])
+    monkeypatch.setenv("AFFECT_BATTERY_NO_CACHE", "1")
+    full = run_gate([path])
+    assert _key(trusted.findings) == _key(full.findings)
+    codes = {f.code for f in full.findings}
+    assert {"schema", "duplicate-text", "duplicate-id", "id-collision"} <= codes

@@ -50,8 +50,20 @@ def read_battery_with_findings(root: str | Path | None = None
     frame, findings = complete_items(pd.concat(raws, ignore_index=True))
     frame = frame.assign(scenario=frame["id"].map(_scenario))
     if not findings:  # only a clean read is cached (its findings are then known to be none)
-        store(key, CACHE_SUFFIX, lambda path: _write_arrow(frame, path))
+        store(key, CACHE_SUFFIX, lambda path: _write_arrow(frame, path, _passes_row_schema(frame)))
     return frame, findings
+
+
+ROW_SCHEMA_CLEAN = "affect_battery.row_schema_clean"
+"""Key, in a cached table's metadata and in ``DataFrame.attrs``, saying that every row passed
+the row schema (``core.schema``) when the entry was built: the gate then checks only the rows it
+is given, not again the base it compares them with."""
+
+
+def _passes_row_schema(frame: pd.DataFrame) -> bool:
+    from .schema import row_schema_findings  # pandera: only when a cache entry is built
+
+    return not row_schema_findings(frame)
 
 
 CACHE_SUFFIX = ".arrow"
@@ -60,10 +72,13 @@ where reading parquet would also import pyarrow's dataset and filesystem layers 
 largest import after the floor). No pickle: reading it back runs no code."""
 
 
-def _write_arrow(frame: pd.DataFrame, path: Path) -> None:
+def _write_arrow(frame: pd.DataFrame, path: Path, clean: bool) -> None:
     import pyarrow as pa
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    if clean:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               ROW_SCHEMA_CLEAN.encode(): b"1"})
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
@@ -72,7 +87,11 @@ def _read_arrow(path: Path) -> pd.DataFrame:
     import pyarrow as pa
 
     with pa.OSFile(str(path), "rb") as source:
-        return pa.ipc.open_file(source).read_all().to_pandas()
+        table = pa.ipc.open_file(source).read_all()
+    frame = table.to_pandas()
+    frame.attrs[ROW_SCHEMA_CLEAN] = (table.schema.metadata or {}).get(
+        ROW_SCHEMA_CLEAN.encode()) == b"1"
+    return frame
 
 
 def _cached_frame(key: str) -> pd.DataFrame | None:
@@ -85,14 +104,16 @@ def _cached_frame(key: str) -> pd.DataFrame | None:
         frame = _read_arrow(path)
     except Exception:  # a damaged or foreign entry: recompute rather than fail
         return None
+    clean = bool(frame.attrs.get(ROW_SCHEMA_CLEAN))
     expected = [*COLUMNS, "_file", "_line"]
     if sorted(frame.columns) != sorted(expected) or frame["id"].isna().any():
         return None
     for col in COLUMNS:  # stimulus text columns are plain objects with None, as read fresh
         if isinstance(frame[col].dtype, pd.StringDtype):
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    frame = frame[expected]
-    return frame.assign(scenario=frame["id"].map(_scenario))  # derived exactly as when fresh
+    frame = frame[expected].assign(scenario=frame["id"].map(_scenario))  # derived as when fresh
+    frame.attrs[ROW_SCHEMA_CLEAN] = clean
+    return frame
 
 
 def _scenario(item_id: object) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from .._version import __version__
-from ..core.battery import read_battery_with_findings
+from ..core.battery import ROW_SCHEMA_CLEAN, read_battery_with_findings
 from ..core.findings import Finding
 from ..core.ids import BadId, parse_id
 from ..core.items import complete_items, printable, read_items
@@ -88,6 +88,9 @@ def check_items(new: pd.DataFrame, base: pd.DataFrame | None, *, strict: bool = 
     """Findings about the items in ``new`` when added to ``base`` (the rest of the battery)."""
     findings: list[Finding] = []
     new_ids = set(new["id"])
+    # base rows whose table passed the row schema when it was cached need no second look
+    trusted = set(base["id"]) - new_ids if base is not None and base.attrs.get(
+        ROW_SCHEMA_CLEAN) else set()
     if base is not None and len(base):
         clash = base[base["id"].isin(new_ids)]
         # the same id with the same text is the same item (a fork's copy of a shipped file, a
@@ -106,7 +109,7 @@ def check_items(new: pd.DataFrame, base: pd.DataFrame | None, *, strict: bool = 
         combined = new.reset_index(drop=True)
     combined = combined[_valid_id_rows(combined)].reset_index(drop=True)
     focus = new_ids if base is not None and len(base) else None
-    for f in validate_frame(combined, strict=strict, cfg=cfg, focus=focus):
+    for f in validate_frame(combined, strict=strict, cfg=cfg, focus=focus, trusted=trusted):
         if f.item_id is None or f.item_id in new_ids:
             findings.append(f)
     valid_new = new[_valid_id_rows(new)]
