@@ -210,6 +210,17 @@ def _keep(_site: Site, h: torch.Tensor) -> torch.Tensor:
     return h
 
 
+def _pair_logit_diff(logits: torch.Tensor, label_t: torch.Tensor, pairs: PatchPairs, i: int,
+                     batch_size: int, rows: torch.Tensor) -> torch.Tensor:
+    """Source label minus target label at the final position, for the batch from row ``i``."""
+    import torch
+
+    picked = logits[:, label_t].float()
+    src = torch.as_tensor(pairs.source_label[i:i + batch_size], device=logits.device)
+    tgt = torch.as_tensor(pairs.target_label[i:i + batch_size], device=logits.device)
+    return picked[rows, src] - picked[rows, tgt]
+
+
 def _final_token_attribution(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
                              source_acts: dict[K, np.ndarray], label_ids: Sequence[int],
                              batch_size: int) -> dict[K, np.ndarray]:
@@ -236,10 +247,7 @@ def _final_token_attribution(loaded: LoadedModel, pairs: PatchPairs, sites: Sequ
                 logits = model(input_ids=ids[:, -1:], attention_mask=mask,
                                position_ids=pos[:, -1:], use_cache=True,
                                **{cache_kw: cache}).logits[:, -1]
-                logits = logits[:, label_t].float()
-                src = torch.as_tensor(pairs.source_label[i:i + batch_size], device=device)
-                tgt = torch.as_tensor(pairs.target_label[i:i + batch_size], device=device)
-                ld = logits[rows, src] - logits[rows, tgt]
+                ld = _pair_logit_diff(logits, label_t, pairs, i, batch_size, rows)
                 hs = [tr[Site.of(site)] for site in sites]
                 grads = torch.autograd.grad(ld.sum(), hs)
             for site, h, grad in zip(sites, hs, grads, strict=True):
@@ -270,10 +278,7 @@ def _whole_pass_attribution(loaded: LoadedModel, pairs: PatchPairs, sites: Seque
             with trace(model, [Site.of(s) for s in sites], retain=_keep_grad) as tr, \
                     torch.enable_grad():
                 logits = model(**enc.batch, **final_only_kwargs(model)).logits[:, -1]
-                logits = logits[:, label_t].float()
-                src = torch.as_tensor(pairs.source_label[i:i + batch_size], device=device)
-                tgt = torch.as_tensor(pairs.target_label[i:i + batch_size], device=device)
-                ld = logits[rows, src] - logits[rows, tgt]
+                ld = _pair_logit_diff(logits, label_t, pairs, i, batch_size, rows)
                 ld.sum().backward()
             for site in sites:
                 h = tr[Site.of(site)]
