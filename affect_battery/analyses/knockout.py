@@ -3,9 +3,10 @@
 Three ablations of the sublayer's output at every position: ``zero``; ``mean`` (the output's
 mean over all tokens of a reference set of prompts); ``resample`` (each row takes another row's
 output, prompts right-aligned by left padding so positions correspond; where the prompts share
-an opening that runs once, the opening is the same in every row and is left as it is). Effects are measured on
-the logit difference between the intended emotion's answer label and "none" at the final token,
-and on a frozen probe's clinical-vs-neutral AUROC at a read-out layer.
+an opening that runs once, the opening is the same in every row and is left as it is).
+Effects are measured on the logit difference between the intended emotion's answer label and
+"none" at the final token, and on a frozen probe's clinical-vs-neutral AUROC at a read-out
+layer.
 """
 
 from __future__ import annotations
