@@ -98,7 +98,8 @@ def probing_figure(table: pd.DataFrame, path: Path) -> None:
                 drawn += sub[col].tolist()
     ax.set_ylabel("unpaired AUROC (grouped 5-fold)")
     _fit_ylim(ax, drawn)
-    ax.legend(fontsize=7)
+    if drawn:  # a battery without these probes (e.g. one split only) leaves the panel empty
+        ax.legend(fontsize=7)
     ax.set_title("Linear probes on the residual stream, unpaired", fontsize=9)
     from matplotlib.ticker import MaxNLocator
 
