@@ -182,32 +182,66 @@ def exact_patching(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
     return ExactPatching(ld_t, ld_s, per_site)
 
 
-def _keep_grad(_site: Site, h: torch.Tensor) -> torch.Tensor:
-    h.retain_grad()
-    return h
-
-
 def attribution_patching(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
                          source_acts: dict[K, np.ndarray], label_ids: Sequence[int],
                          batch_size: int = 8, final_only: bool = True) -> dict[K, np.ndarray]:
     """grad(LD) . (a_source - a_target) at the final position, for all sites in one pass.
 
-    ``final_only`` (where the model takes a KV cache): the prompt but its last token runs once
-    without gradients, and only the last token runs with them. The patched activations are the
-    final token's, and attention is causal, so nothing before the final token depends on them:
-    the gradient is the one a whole backward pass gives (tested), without the backward through
-    every position nor the parameters' gradients (``autograd.grad`` asks only for the sites').
+    ``autograd.grad`` asks for the sites' gradients alone, never the parameters'. With
+    ``final_only`` (where the model takes a KV cache), the prompt but its last token runs once
+    without gradients and only the last token runs with them: the patched activations are the
+    final token's, and attention is causal, so nothing before the final token depends on them
+    and the gradient is the one a whole backward pass gives (tested), at a fraction of the cost.
     """
+    import torch
+
     from .shared_prefix import supports_shared_prefix
 
-    if final_only and supports_shared_prefix(loaded.model):
-        return _final_token_attribution(loaded, pairs, sites, source_acts, label_ids,
-                                        batch_size)
-    return _whole_pass_attribution(loaded, pairs, sites, source_acts, label_ids, batch_size)
+    model = loaded.model
+    device = model_device(model)
+    label_t = torch.tensor(list(label_ids), device=device)
+    cached = final_only and supports_shared_prefix(model)
+    wanted = [Site.of(s) for s in sites]
+    result: dict[K, list[np.ndarray]] = {site: [] for site in sites}
+    # left-padded: the final token is the last position of every row
+    with padding_side(loaded.tokenizer, "left"):
+        for i in range(0, len(pairs.targets), batch_size):
+            chunk = pairs.targets[i:i + batch_size]
+            enc = tokenize(loaded.tokenizer, chunk, device, model).batch
+            inputs = _last_token_inputs(model, enc) if cached else {
+                **enc, **final_only_kwargs(model)}
+            rows = torch.arange(len(chunk), device=device)
+            with trace(model, wanted, retain=_keep) as tr, torch.enable_grad():
+                logits = model(**inputs).logits[:, -1]
+                ld = _pair_logit_diff(logits, label_t, pairs, i, batch_size, rows)
+                hs = [tr[site] for site in wanted]
+                grads = torch.autograd.grad(ld.sum(), hs)
+            for site, h, grad in zip(sites, hs, grads, strict=True):
+                target_act = h.detach()[:, -1].float()
+                source = torch.from_numpy(source_acts[site][i:i + batch_size]).to(device).float()
+                result[site].append(((source - target_act) * grad[:, -1].float()).sum(-1)
+                                    .cpu().numpy())
+            del inputs, hs, grads, logits, ld
+    return {site: np.concatenate(v) for site, v in result.items()}
 
 
 def _keep(_site: Site, h: torch.Tensor) -> torch.Tensor:
     return h
+
+
+def _last_token_inputs(model: torch.nn.Module, enc: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Forward arguments for the last token alone, on a KV cache of the rest of the prompt
+    computed without gradients (``no_grad``, not ``inference_mode``: autograd reads the cache)."""
+    import torch
+
+    from .shared_prefix import cache_argument, returned_cache
+
+    ids, mask, pos = enc["input_ids"], enc["attention_mask"], enc["position_ids"]
+    with torch.no_grad():
+        cache = returned_cache(model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
+                                     position_ids=pos[:, :-1], use_cache=True))
+    return {"input_ids": ids[:, -1:], "attention_mask": mask, "position_ids": pos[:, -1:],
+            "use_cache": True, cache_argument(model): cache}
 
 
 def _pair_logit_diff(logits: torch.Tensor, label_t: torch.Tensor, pairs: PatchPairs, i: int,
@@ -219,75 +253,6 @@ def _pair_logit_diff(logits: torch.Tensor, label_t: torch.Tensor, pairs: PatchPa
     src = torch.as_tensor(pairs.source_label[i:i + batch_size], device=logits.device)
     tgt = torch.as_tensor(pairs.target_label[i:i + batch_size], device=logits.device)
     return picked[rows, src] - picked[rows, tgt]
-
-
-def _final_token_attribution(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
-                             source_acts: dict[K, np.ndarray], label_ids: Sequence[int],
-                             batch_size: int) -> dict[K, np.ndarray]:
-    import torch
-
-    from .shared_prefix import _returned_cache, cache_argument
-
-    model = loaded.model
-    device = model_device(model)
-    label_t = torch.tensor(list(label_ids), device=device)
-    cache_kw = cache_argument(model)
-    result: dict[K, list[np.ndarray]] = {site: [] for site in sites}
-    with padding_side(loaded.tokenizer, "left"):
-        for i in range(0, len(pairs.targets), batch_size):
-            chunk = pairs.targets[i:i + batch_size]
-            enc = tokenize(loaded.tokenizer, chunk, device, model).batch
-            ids, mask, pos = enc["input_ids"], enc["attention_mask"], enc["position_ids"]
-            rows = torch.arange(len(chunk), device=device)
-            with torch.no_grad():  # not inference_mode: the cache is read under autograd
-                cache = _returned_cache(model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
-                                              position_ids=pos[:, :-1], use_cache=True))
-            with trace(model, [Site.of(s) for s in sites], retain=_keep) as tr, \
-                    torch.enable_grad():
-                logits = model(input_ids=ids[:, -1:], attention_mask=mask,
-                               position_ids=pos[:, -1:], use_cache=True,
-                               **{cache_kw: cache}).logits[:, -1]
-                ld = _pair_logit_diff(logits, label_t, pairs, i, batch_size, rows)
-                hs = [tr[Site.of(site)] for site in sites]
-                grads = torch.autograd.grad(ld.sum(), hs)
-            for site, h, grad in zip(sites, hs, grads, strict=True):
-                target_act = h.detach()[:, -1].float()
-                source = torch.from_numpy(source_acts[site][i:i + batch_size]).to(device).float()
-                result[site].append(((source - target_act) * grad[:, -1].float()).sum(-1)
-                                    .cpu().numpy())
-            del cache, hs, grads, logits, ld
-    return {site: np.concatenate(v) for site, v in result.items()}
-
-
-def _whole_pass_attribution(loaded: LoadedModel, pairs: PatchPairs, sites: Sequence[K],
-                            source_acts: dict[K, np.ndarray], label_ids: Sequence[int],
-                            batch_size: int) -> dict[K, np.ndarray]:
-    import torch
-
-    model = loaded.model
-    device = model_device(model)
-    label_t = torch.tensor(list(label_ids), device=device)
-    result: dict[K, list[np.ndarray]] = {site: [] for site in sites}
-    # left-padded: the final token is the last position for every row
-    with padding_side(loaded.tokenizer, "left"):
-        for i in range(0, len(pairs.targets), batch_size):
-            chunk = pairs.targets[i:i + batch_size]
-            enc = tokenize(loaded.tokenizer, chunk, device, model)
-            last = last_token_index(enc.mask)
-            rows = torch.arange(len(chunk), device=device)
-            with trace(model, [Site.of(s) for s in sites], retain=_keep_grad) as tr, \
-                    torch.enable_grad():
-                logits = model(**enc.batch, **final_only_kwargs(model)).logits[:, -1]
-                ld = _pair_logit_diff(logits, label_t, pairs, i, batch_size, rows)
-                ld.sum().backward()
-            for site in sites:
-                h = tr[Site.of(site)]
-                grad = h.grad[rows, last].float()
-                target_act = h.detach()[rows, last].float()
-                source = torch.from_numpy(source_acts[site][i:i + batch_size]).to(device).float()
-                result[site].append(((source - target_act) * grad).sum(-1).cpu().numpy())
-            model.zero_grad(set_to_none=True)
-    return {site: np.concatenate(v) for site, v in result.items()}
 
 
 def agreement(exact: dict[K, SitePatch], attribution: dict[K, np.ndarray]

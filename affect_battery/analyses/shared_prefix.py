@@ -79,7 +79,7 @@ def supports_shared_prefix(model: Any) -> bool:
             and accepts_position_ids(model))
 
 
-def _returned_cache(output: Any) -> Any:
+def returned_cache(output: Any) -> Any:
     """The KV cache a forward pass returned (``cache`` in transformers 5, before that
     ``past_key_values``; the old name is read only when the new one is absent)."""
     if "cache" in getattr(output, "keys", lambda: ())():
@@ -98,7 +98,7 @@ def prefix_cache(model: Any, shared: Sequence[int], rows: int, device: Any,
         out = model(input_ids=ids, attention_mask=torch.ones_like(ids),
                     position_ids=torch.arange(ids.shape[1], device=device).unsqueeze(0),
                     use_cache=True)
-    cache = _returned_cache(out)
+    cache = returned_cache(out)
     if cache is None or not hasattr(cache, "crop"):
         raise RuntimeError("the model returned no croppable KV cache")
     if rows > 1:
