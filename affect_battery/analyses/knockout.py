@@ -28,7 +28,6 @@ from .shared_prefix import CleanTails, edited_tail_pass
 if TYPE_CHECKING:
     import torch
 
-METHODS = ABLATIONS  # the ablations, by their one list in .choices
 K = TypeVar("K", bound="Site | tuple[str, int]")  # a site, as the caller names it
 
 
@@ -66,8 +65,8 @@ def ablation(method: Ablation, mean: np.ndarray | None = None, seed: int = 0
     """
     import torch
 
-    if method not in METHODS:
-        raise UsageError(f"unknown ablation {method!r}: use one of {', '.join(METHODS)}")
+    if method not in ABLATIONS:
+        raise UsageError(f"unknown ablation {method!r}: use one of {', '.join(ABLATIONS)}")
     gen = torch.Generator().manual_seed(seed)
 
     def ablate(_site: Site, h: torch.Tensor) -> torch.Tensor:
