@@ -355,13 +355,19 @@ def test_device_map_auto_runs_the_suite_with_the_same_results(tiny_models, tmp_p
     sharded = run_suite(AnalyzeConfig(model=tiny_models["llama"], out=str(tmp_path / "auto"),
                                       device_map="auto", **options))
     assert plain["model"]["device_map"] is None
-    assert sharded["model"]["device_map"] and set(sharded["model"]["device_map"].values()) <= {
-        "cpu", "0", "1", "2", "3", "4", "5", "6", "7", "disk"}
+    placed = set(sharded["model"]["device_map"].values())
+    assert placed and all(d in ("cpu", "disk") or d.isdigit() or d.startswith("cuda")
+                          for d in placed)
     assert sharded["config"]["device_map"] == "auto"
-    for key in ("probing", "patching"):
-        a, b = plain[key], sharded[key]
-        assert json.dumps(_without_times(a), sort_keys=True) == json.dumps(
-            _without_times(b), sort_keys=True), key
+    for key in ("probing", "patching"):  # the same figures (on a GPU, up to float rounding)
+        a, b = _leaves(plain[key]), _leaves(sharded[key])
+        assert a.keys() == b.keys(), key
+        for path, value in a.items():
+            if isinstance(value, float):
+                assert math.isclose(value, b[path], rel_tol=1e-3, abs_tol=1e-4) or (
+                    math.isnan(value) and math.isnan(b[path])), path
+            else:
+                assert value == b[path], path
     with pytest.raises(UsageError, match="device_map"):
         AnalyzeConfig(model="m", device_map="everywhere")
     spec = SweepSpec.from_dict({"models": [tiny_models["llama"]], "out": str(tmp_path / "s"),
@@ -370,5 +376,13 @@ def test_device_map_auto_runs_the_suite_with_the_same_results(tiny_models, tmp_p
     assert [job.config.device_map for job in spec.jobs()] == ["auto"]
 
 
-def _without_times(section: dict) -> dict:
-    return {k: v for k, v in section.items() if k != "wall_time_s"}
+def _leaves(node: object, path: str = "") -> dict[str, object]:
+    """Every leaf of a results.json section by its dotted path, timings left out."""
+    if isinstance(node, dict):
+        return {k: v for key, child in node.items() if key != "wall_time_s"
+                for k, v in _leaves(child, f"{path}.{key}").items()}
+    if isinstance(node, list):
+        return {k: v for i, child in enumerate(node)
+                for k, v in _leaves(child, f"{path}[{i}]").items()}
+    return {path: float(node) if isinstance(node, int | float) and not isinstance(node, bool)
+            else node}
