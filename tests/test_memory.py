@@ -146,3 +146,41 @@ def test_steering_on_clean_tails_equals_whole_prompts(arch, layer):
         fast = steered_logits(loaded, prompts, layer, vec, strength, LABELS, 4, tails)
         np.testing.assert_allclose(fast, full, atol=1e-4)
     assert record_clean_tails(loaded, _prompts(), range(2)) is None  # raw: nothing shared
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_edited_opening_replays_the_clean_blocks_before_the_edit(arch):
+    """The opening's cache under an edit of block 0's output (steering), computed with block
+    0's clean output (the edit still applies to it) and clean keys and values, equals the
+    opening run whole under the edit; an
+    edit that leaves the opening alone gets the clean cache, and the recorded cache is never
+    changed by a pass."""
+    import torch
+
+    from affect_battery.analyses.hooks import trace
+    from affect_battery.analyses.shared_prefix import (
+        _edited_opening,
+        _layer_kv,
+        prefix_cache,
+        record_clean_tails,
+    )
+
+    loaded = tiny_loaded(arch)
+    tails = record_clean_tails(loaded, _two_shot(), range(2), batch_size=4)
+    before = [t.clone() for k in range(2) for t in _layer_kv(tails.opening_cache, k)]
+
+    def edit():
+        return trace(loaded.model, [("resid", 0)], retain=False, edit=lambda _s, h: h + 1.0)
+    whole = prefix_cache(loaded.model, tails.split.shared, 4, "cpu", edit)
+    replayed = _edited_opening(loaded.model, tails, 4, "cpu", edit, lambda k: k <= 0, True)
+    clean = _edited_opening(loaded.model, tails, 4, "cpu", edit, lambda k: k <= 0, False)
+    for k in range(2):
+        for a, b in zip(_layer_kv(replayed, k), _layer_kv(whole, k), strict=True):
+            assert a.shape[0] == 4
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(_layer_kv(replayed, 0)[0], _layer_kv(clean, 0)[0])
+    assert not torch.allclose(_layer_kv(replayed, 1)[1], _layer_kv(clean, 1)[1])  # edited
+    ablated_run(loaded, _two_shot(), ("mlp", 1), "zero", LABELS, None, None, 4, prefix=tails)
+    after = [t for k in range(2) for t in _layer_kv(tails.opening_cache, k)]
+    for a, b in zip(before, after, strict=True):
+        assert torch.equal(a, b) and a.shape[0] == 1

@@ -99,7 +99,9 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
     ablate = ablation(method, mean, seed)
     layer = Site.of(site).layer
     if isinstance(prefix, CleanTails):
-        return _ablated_tails(loaded, prefix, site, ablate, label_ids, readout)
+        # a resample ablation permutes rows; the opening runs as one row, so it is unchanged
+        return _ablated_tails(loaded, prefix, site, ablate, label_ids, readout,
+                              opening_edited=method != "resample")
     n_batches = -(-len(prompts) // batch_size)
     if prefix is not None and len(prefix) != n_batches:
         raise UsageError(f"prefix has {len(prefix)} batches, the prompts make {n_batches}")
@@ -129,19 +131,19 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
 
 def _ablated_tails(loaded: LoadedModel, tails: CleanTails, site: SiteLike,
                    ablate: Callable[[Site, torch.Tensor], torch.Tensor],
-                   label_ids: Sequence[int], readout: SiteLike | None
-                   ) -> tuple[np.ndarray, np.ndarray | None]:
+                   label_ids: Sequence[int], readout: SiteLike | None,
+                   opening_edited: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`ablated_run` on prompts that share an opening: the opening runs once per batch
-    (ablated too: zero and mean replace it as in a whole pass; resample leaves it as it is,
-    since every prompt has the same opening), then the tails, replaying the clean blocks
-    before the ablated one."""
+    from the ablated block on (ablated too: zero and mean replace it as in a whole pass;
+    resample leaves it as it is, since every prompt has the same opening, and its clean cache
+    is used), then the tails, replaying the clean blocks before the ablated one."""
     model = loaded.model
     layer = Site.of(site).layer
     logits_out, read_out = [], []
     for b in range(len(tails.batches)):
         out, read = edited_tail_pass(
             loaded, tails, b, lambda: trace(model, [site], retain=False, edit=ablate),
-            lambda k: k < layer, [readout] if readout is not None else [])
+            lambda k: k < layer, [readout] if readout is not None else [], opening_edited)
         if hasattr(out, "logits"):
             logits_out.append(final_logits(out, label_ids))
         if readout is not None:

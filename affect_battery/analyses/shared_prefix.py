@@ -18,10 +18,11 @@ position, as in a full left-padded pass.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .inputs import Encoded, accepts_position_ids
@@ -194,6 +195,10 @@ class CleanTails:
     """Prompts split once and batched in their given order, with each batch's clean block
     outputs over the tails: what an edited run replays for the blocks before its edit.
 
+    The shared opening is recorded the same way, once: its clean KV cache (batch 1) and its
+    clean block outputs. An edited pass then computes the opening only from its first edited
+    block on, and not at all when the edit leaves the opening as it is.
+
     Memory is blocks x prompts x tail tokens x hidden: about 55% of recording whole prompts
     under the two-shot preset.
     """
@@ -201,12 +206,42 @@ class CleanTails:
     split: SplitPrompts
     batches: list[list[int]]
     clean: list[dict[int, Any]]
+    opening: dict[int, Any] = field(default_factory=dict)
+    opening_cache: Any = None
+
+
+def _clean_opening(model: Any, shared: Sequence[int], layers: Sequence[int] | range,
+                   device: Any) -> tuple[Any, dict[int, Any]]:
+    """The shared opening's clean KV cache (batch 1) and the listed blocks' outputs over it."""
+    from .hooks import record_blocks
+
+    with record_blocks(model, layers) as rec:
+        cache = prefix_cache(model, shared, 1, device)
+    return cache, dict(rec)
+
+
+def _repeated(cache: Any, rows: int) -> Any:
+    """A copy of a batch-1 cache for ``rows`` rows: a pass appends its tail to the copy and
+    leaves the recorded cache as it was."""
+    out = copy.deepcopy(cache)
+    if rows > 1:
+        out.batch_repeat_interleave(rows)
+    return out
+
+
+def _layer_kv(cache: Any, layer: int) -> tuple[Any, Any]:
+    """One layer's keys and values (transformers >= 4.56 keeps them in ``cache.layers``)."""
+    layers = getattr(cache, "layers", None)
+    if layers is not None:
+        return layers[layer].keys, layers[layer].values
+    return cache.key_cache[layer], cache.value_cache[layer]
 
 
 def record_clean_tails(loaded: Any, prompts: Sequence[Prompt], layers: Sequence[int] | range,
                        batch_size: int = 16) -> CleanTails | None:
-    """Clean outputs of the listed blocks over each batch's tails; None when the prompts share
-    no opening worth caching or the model cannot take a cache (record whole prompts then)."""
+    """Clean outputs of the listed blocks over each batch's tails (and once over the shared
+    opening); None when the prompts share no opening worth caching or the model cannot take a
+    cache (record whole prompts then)."""
     import torch
 
     from .hooks import record_blocks
@@ -222,26 +257,56 @@ def record_clean_tails(loaded: Any, prompts: Sequence[Prompt], layers: Sequence[
     extra = {k: v for k, v in final_only_kwargs(model).items() if k != "use_cache"}
     batches = [list(range(i, min(i + batch_size, len(prompts))))
                for i in range(0, len(prompts), batch_size)]
+    opening_cache, opening = _clean_opening(model, split.shared, layers, device)
     clean = []
     for rows in batches:
-        cache = prefix_cache(model, split.shared, len(rows), device)
-        kwargs, _ = tail_inputs(split, rows, cache, device, kw)
+        kwargs, _ = tail_inputs(split, rows, _repeated(opening_cache, len(rows)), device, kw)
         with record_blocks(model, layers) as rec, torch.inference_mode():
             model(**kwargs, **extra)
         clean.append(dict(rec))
-        del cache, kwargs
-    return CleanTails(split, batches, clean)
+        del kwargs
+    return CleanTails(split, batches, clean, opening, opening_cache)
+
+
+def _edited_opening(model: Any, tails: CleanTails, rows: int, device: Any,
+                    edit: Callable[[], AbstractContextManager[Any]],
+                    replay: Callable[[int], bool], opening_edited: bool) -> Any:
+    """The opening's KV cache for an edited pass of ``rows`` rows.
+
+    Unedited, it is the recorded clean cache. Edited, the blocks ``replay`` names return their
+    clean outputs over the opening, and their layers of the cache are the clean keys and
+    values: a block before the edit computes exactly what the clean pass computed.
+    """
+    from .hooks import replay_blocks
+
+    if not opening_edited or tails.opening_cache is None:
+        if tails.opening_cache is not None:
+            return _repeated(tails.opening_cache, rows)
+        return prefix_cache(model, tails.split.shared, rows, device, edit if opening_edited
+                            else nullcontext)
+    replayed = {k: v for k, v in tails.opening.items() if replay(k)}
+    with replay_blocks(model, replayed):
+        cache = prefix_cache(model, tails.split.shared, 1, device, edit)
+    for layer in sorted(replayed):  # a replayed block never wrote its layer of the cache
+        cache.update(*_layer_kv(tails.opening_cache, layer), layer)
+    if rows > 1:
+        cache.batch_repeat_interleave(rows)
+    return cache
 
 
 def edited_tail_pass(loaded: Any, tails: CleanTails, b: int,
                      edit: Callable[[], AbstractContextManager[Any]],
-                     replay: Callable[[int], bool], reads: Sequence[Any] = ()
-                     ) -> tuple[Any, Any]:
+                     replay: Callable[[int], bool], reads: Sequence[Any] = (),
+                     opening_edited: bool = True) -> tuple[Any, Any]:
     """One batch of an edited run: the shared tokens under ``edit()`` (batch 1, repeated),
     then the tails under ``edit()``, with the blocks ``replay(layer)`` names returning their
     clean outputs instead of being computed. Returns the model's output (last-position logits
     only) and the final-token rows of the ``reads`` sites (tails are left-padded: the final
-    token is the last position)."""
+    token is the last position).
+
+    ``opening_edited=False`` says the edit leaves the shared tokens as they are (a resample
+    ablation permutes rows, and the opening runs as one row): its clean cache is used.
+    """
     import torch
 
     from .hooks import replay_blocks, trace
@@ -250,7 +315,7 @@ def edited_tail_pass(loaded: Any, tails: CleanTails, b: int,
     model = loaded.model
     device = model_device(model)
     rows = tails.batches[b]
-    cache = prefix_cache(model, tails.split.shared, len(rows), device, edit)
+    cache = _edited_opening(model, tails, len(rows), device, edit, replay, opening_edited)
     kwargs, _ = tail_inputs(tails.split, rows, cache, device, cache_argument(model))
     extra = {k: v for k, v in final_only_kwargs(model).items() if k != "use_cache"}
     replayed = {k: v for k, v in tails.clean[b].items() if replay(k)}

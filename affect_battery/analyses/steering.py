@@ -55,8 +55,9 @@ def steered_logits(loaded: LoadedModel, prompts: Sequence[Prompt], layer: int,
         edit = (lambda: trace(model, [Site("resid", layer)], retain=False, edit=add)) \
             if strength != 0 else nullcontext
         return np.concatenate([
-            final_logits(edited_tail_pass(loaded, prefix, b, edit, lambda k: k <= layer)[0],
-                         label_ids) for b in range(len(prefix.batches))])
+            final_logits(edited_tail_pass(loaded, prefix, b, edit, lambda k: k <= layer,
+                                          opening_edited=strength != 0)[0], label_ids)
+            for b in range(len(prefix.batches))])
     out = []
     with padding_side(loaded.tokenizer, "left"), \
             trace(model, [Site("resid", layer)], retain=False,
