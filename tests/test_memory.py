@@ -184,3 +184,32 @@ def test_edited_opening_replays_the_clean_blocks_before_the_edit(arch):
     after = [t for k in range(2) for t in _layer_kv(tails.opening_cache, k)]
     for a, b in zip(before, after, strict=True):
         assert torch.equal(a, b) and a.shape[0] == 1
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("method", ["zero", "mean", "resample"])
+def test_knockout_rows_without_logits_stop_at_the_readout(arch, method):
+    """Rows whose logits are not wanted stop at the read-out block (and, with nothing to read,
+    at the ablated block for resample or not at all for zero and mean); the wanted rows' logits
+    and every row's read-out are those of the whole batch run to the end."""
+    from affect_battery.analyses.shared_prefix import record_clean_tails
+
+    loaded = tiny_loaded(arch, seed=1)
+    prompts = _two_shot()
+    tails = record_clean_tails(loaded, prompts, range(2), batch_size=4)
+    mean = np.full(64, 0.3, dtype=np.float32)
+    wanted = [0, 2, 5]  # rows of both batches ([0..3], [4, 5])
+    for site, readout in ((("attn", 0), ("resid", 0)), (("mlp", 0), None),
+                          (("attn", 1), None)):
+        full = ablated_run(loaded, prompts, site, method, LABELS, readout, mean, 4, seed=2,
+                           prefix=tails)
+        part = ablated_run(loaded, prompts, site, method, LABELS, readout, mean, 4, seed=2,
+                           prefix=tails, logit_rows=wanted)
+        np.testing.assert_allclose(part[0][wanted], full[0][wanted], atol=1e-5)
+        assert np.isnan(np.delete(part[0], wanted, axis=0)).all()
+        if readout is not None:
+            np.testing.assert_allclose(part[1], full[1], atol=1e-5)
+    whole = ablated_run(loaded, prompts, ("mlp", 1), method, LABELS, None, mean, 4, seed=2,
+                        logit_rows=wanted)  # the whole-prompt path marks the same rows
+    assert np.isnan(np.delete(whole[0], wanted, axis=0)).all()
+    assert not np.isnan(whole[0][wanted]).any()

@@ -82,9 +82,15 @@ def ablation(method: Ablation, mean: np.ndarray | None = None, seed: int = 0
 def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
                 method: Ablation, label_ids: Sequence[int], readout: SiteLike | None = None,
                 mean: np.ndarray | None = None, batch_size: int = 16, seed: int = 0,
-                prefix: Sequence[dict[int, Any]] | CleanTails | None = None
+                prefix: Sequence[dict[int, Any]] | CleanTails | None = None,
+                logit_rows: Sequence[int] | None = None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(answer-label logits at the final token, read-out activations) under one ablation.
+
+    ``logit_rows``: the prompts whose logits are wanted (all when None); the others' logits
+    are NaN. On the shared-opening path those prompts stop at the read-out block (or, with
+    nothing to read, at the ablated block for resample, and do not run for zero and mean):
+    knockout scores the logit difference on its clinical half only.
 
     ``prefix``: the clean block outputs of the same prompts and batches
     (:func:`~.capture.record_prefix`); the blocks before the ablated one are then replayed
@@ -101,7 +107,7 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
     if isinstance(prefix, CleanTails):
         # a resample ablation permutes rows; the opening runs as one row, so it is unchanged
         return _ablated_tails(loaded, prefix, site, ablate, label_ids, readout,
-                              opening_edited=method != "resample")
+                              mixes_rows=method == "resample", logit_rows=logit_rows)
     n_batches = -(-len(prompts) // batch_size)
     if prefix is not None and len(prefix) != n_batches:
         raise UsageError(f"prefix has {len(prefix)} batches, the prompts make {n_batches}")
@@ -126,26 +132,51 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
             if readout is not None:
                 read_out.append(read[readout])
     logits = np.concatenate(logits_out) if logits_out else np.zeros((len(prompts), 0))
+    if logit_rows is not None and logits.size:
+        logits[np.setdiff1d(np.arange(len(prompts)), list(logit_rows))] = np.nan
     return logits, (np.concatenate(read_out) if readout is not None else None)
 
 
 def _ablated_tails(loaded: LoadedModel, tails: CleanTails, site: SiteLike,
                    ablate: Callable[[Site, torch.Tensor], torch.Tensor],
                    label_ids: Sequence[int], readout: SiteLike | None,
-                   opening_edited: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                   mixes_rows: bool = False, logit_rows: Sequence[int] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`ablated_run` on prompts that share an opening: the opening runs once per batch
     from the ablated block on (ablated too: zero and mean replace it as in a whole pass;
-    resample leaves it as it is, since every prompt has the same opening, and its clean cache
-    is used), then the tails, replaying the clean blocks before the ablated one."""
+    resample, which mixes rows, leaves it as it is, since every prompt has the same opening,
+    and its clean cache is used), then the tails, replaying the clean blocks before the
+    ablated one. Rows outside ``logit_rows`` stop where nothing more is read from them."""
     model = loaded.model
     layer = Site.of(site).layer
+    # past this block, only the rows whose logits are wanted go on
+    split = Site.of(readout).layer if readout is not None else layer if mixes_rows else -1
+    wanted = None if logit_rows is None else set(logit_rows)
     logits_out, read_out = [], []
-    for b in range(len(tails.batches)):
-        out, read = edited_tail_pass(
-            loaded, tails, b, lambda: trace(model, [site], retain=False, edit=ablate),
-            lambda k: k < layer, [readout] if readout is not None else [], opening_edited)
-        if hasattr(out, "logits"):
-            logits_out.append(final_logits(out, label_ids))
+    for b, rows in enumerate(tails.batches):
+        keep = list(range(len(rows))) if wanted is None else \
+            [j for j, r in enumerate(rows) if r in wanted]
+
+        def edit() -> Any:
+            return trace(model, [site], retain=False, edit=ablate)
+        reads = [readout] if readout is not None else []
+        if len(keep) == len(rows) or split >= loaded.n_layers - 1:
+            out, read = edited_tail_pass(loaded, tails, b, edit, lambda k: k < layer, reads,
+                                         not mixes_rows)
+            full = final_logits(out, label_ids) if hasattr(out, "logits") else None
+            if full is not None and len(keep) < len(rows):
+                full[np.setdiff1d(np.arange(len(rows)), keep)] = np.nan
+        else:
+            out, read = (None, None) if split < 0 else edited_tail_pass(
+                loaded, tails, b, edit, lambda k: k < layer, reads, not mixes_rows,
+                stop_after=split)
+            full = np.full((len(rows), len(label_ids)), np.nan, dtype=np.float32)
+            if keep:
+                rest, _ = edited_tail_pass(loaded, tails, b, edit, lambda k: k < layer, (),
+                                           not mixes_rows, keep=keep, resume=out)
+                full[keep] = final_logits(rest, label_ids)
+        if full is not None:
+            logits_out.append(full)
         if readout is not None:
             read_out.append(read[readout])
     n = sum(len(rows) for rows in tails.batches)

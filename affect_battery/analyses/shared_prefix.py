@@ -294,10 +294,34 @@ def _edited_opening(model: Any, tails: CleanTails, rows: int, device: Any,
     return cache
 
 
+@dataclass
+class StoppedPass:
+    """An edited pass stopped right after block ``block`` (:func:`edited_tail_pass` with
+    ``stop_after``): that block's output for every row of the batch and the pass's KV cache,
+    from which :func:`resume_tail_pass` runs the remaining blocks for some rows only."""
+
+    block: int
+    output: Any
+    cache: Any
+
+
+class _Stop(Exception):
+    """Raised by the hook that ends a pass after its block."""
+
+
+def _rows_of(value: Any, keep: Any) -> Any:
+    """A block output (tensor, or tuple led by one) restricted to the batch rows ``keep``."""
+    from .hooks import first_tensor, with_first_tensor
+
+    return with_first_tensor(value, first_tensor(value)[keep])
+
+
 def edited_tail_pass(loaded: Any, tails: CleanTails, b: int,
                      edit: Callable[[], AbstractContextManager[Any]],
                      replay: Callable[[int], bool], reads: Sequence[Any] = (),
-                     opening_edited: bool = True) -> tuple[Any, Any]:
+                     opening_edited: bool = True, *, stop_after: int | None = None,
+                     keep: Sequence[int] | None = None, resume: StoppedPass | None = None
+                     ) -> tuple[Any, Any]:
     """One batch of an edited run: the shared tokens under ``edit()`` (batch 1, repeated),
     then the tails under ``edit()``, with the blocks ``replay(layer)`` names returning their
     clean outputs instead of being computed. Returns the model's output (last-position logits
@@ -306,23 +330,63 @@ def edited_tail_pass(loaded: Any, tails: CleanTails, b: int,
 
     ``opening_edited=False`` says the edit leaves the shared tokens as they are (a resample
     ablation permutes rows, and the opening runs as one row): its clean cache is used.
+
+    Why the three keyword arguments: when only some rows need the final logits (knockout
+    scores the logit difference on its clinical half; the neutral half only feeds a probe
+    read at a middle block), the other rows need not run past that block. ``stop_after=B``
+    ends the pass after block B and returns a :class:`StoppedPass` in place of the output.
+    ``keep`` (positions in the batch) runs those rows only, for an edit that does not mix
+    rows; with ``resume``, the blocks up to the stopped one return the stopped pass's
+    outputs and the rows go on from there on its cache, without the edit (it already acted).
+    Rows do not interact in a pass, so each row's numbers are those of the whole batch (up to
+    float rounding: a smaller batch multiplies matrices of another shape).
     """
     import torch
 
-    from .hooks import replay_blocks, trace
+    from .hooks import find_blocks, replay_blocks, trace
     from .inputs import final_only_kwargs, model_device
 
     model = loaded.model
     device = model_device(model)
     rows = tails.batches[b]
-    cache = _edited_opening(model, tails, len(rows), device, edit, replay, opening_edited)
+    n = len(rows) if keep is None else len(keep)
+    index = None if keep is None else torch.as_tensor(list(keep), device=device)
+    if resume is not None:
+        cache = resume.cache
+        crop_to(cache, len(tails.split.shared))  # the tails it appended, up to its stop
+        if index is not None:
+            cache.batch_select_indices(index)
+    else:  # every row has the same opening: a cache for the rows that run
+        cache = _edited_opening(model, tails, n, device, edit, replay, opening_edited)
     kwargs, _ = tail_inputs(tails.split, rows, cache, device, cache_argument(model))
+    if index is not None:
+        kwargs = {k: v[index] if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
     extra = {k: v for k, v in final_only_kwargs(model).items() if k != "use_cache"}
-    replayed = {k: v for k, v in tails.clean[b].items() if replay(k)}
+    replayed = {k: v for k, v in tails.clean[b].items()
+                if (k < resume.block if resume is not None else replay(k))}
+    if resume is not None:
+        replayed[resume.block] = resume.output
+    if index is not None:
+        replayed = {k: _rows_of(v, index) for k, v in replayed.items()}
+    stopped: dict[str, Any] = {}
+
+    def stop(_module: Any, _inputs: Any, output: Any) -> None:
+        stopped["output"] = output
+        raise _Stop
 
     def final(_site: Any, h: torch.Tensor) -> Any:
         return h[:, -1].float().cpu().numpy()
-    with replay_blocks(model, replayed), edit(), trace(model, reads, retain=final) as read, \
-            torch.inference_mode():
-        out = model(**kwargs, **extra)
+    handle = None
+    try:
+        with replay_blocks(model, replayed), \
+                (edit() if resume is None else nullcontext()), \
+                trace(model, reads, retain=final) as read, torch.inference_mode():
+            if stop_after is not None:  # registered last: the reads of that block come first
+                handle = find_blocks(model)[stop_after].register_forward_hook(stop)
+            out = model(**kwargs, **extra)
+    except _Stop:
+        return StoppedPass(stop_after, stopped["output"], cache), read
+    finally:
+        if handle is not None:
+            handle.remove()
     return out, read

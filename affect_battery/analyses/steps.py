@@ -476,8 +476,10 @@ def knockout(ctx: RunContext) -> StepOutput:
     for site in sites:
         readout = Site("resid", readout_layer) if site.layer <= readout_layer else None
         for method in cfg.knockout_methods:
+            # the logit difference is scored on the clinical half only
             logits, read = ko.ablated_run(ctx.loaded, ps, site, method, ctx.lids, readout,
-                                          means.get(site), cfg.batch_size, cfg.seed, prefix)
+                                          means.get(site), cfg.batch_size, cfg.seed, prefix,
+                                          logit_rows=range(len(chosen)))
             ld, auc = scores(logits, read) if read is not None else (
                 scores(logits, clean_read)[0], float("nan"))
             rows.append({"site": site.kind, "layer": site.layer, "method": method,
