@@ -118,7 +118,11 @@ def test_save_load_round_trip_in_the_sae_lens_layout(tmp_path):
     for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
         assert torch.equal(getattr(back.sae, name), getattr(sae, name)), name
     x = torch.randn(5, 16)
-    assert torch.equal(back.sae.encode(x), sae.encode(x))
+    # equal weights, but the loaded ones may lie in memory another way, and a CPU's matrix
+    # kernels may then round differently: the same latents fire, with the same values to 1e-5
+    a, b = back.sae.encode(x), sae.encode(x)
+    assert torch.equal(a != 0, b != 0)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_hook_names_map_to_sites():
