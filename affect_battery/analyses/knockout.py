@@ -106,8 +106,9 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
     layer = Site.of(site).layer
     if isinstance(prefix, CleanTails):
         # a resample ablation permutes rows; the opening runs as one row, so it is unchanged
-        return _ablated_tails(loaded, prefix, site, ablate, label_ids, readout,
-                              mixes_rows=method == "resample", logit_rows=logit_rows)
+        logits, reads = _ablated_tails(loaded, prefix, site, ablate, label_ids, readout,
+                                       mixes_rows=method == "resample", logit_rows=logit_rows)
+        return _unwanted_nan(logits, logit_rows), reads
     n_batches = -(-len(prompts) // batch_size)
     if prefix is not None and len(prefix) != n_batches:
         raise UsageError(f"prefix has {len(prefix)} batches, the prompts make {n_batches}")
@@ -132,9 +133,16 @@ def ablated_run(loaded: LoadedModel, prompts: Sequence[Prompt], site: SiteLike,
             if readout is not None:
                 read_out.append(read[readout])
     logits = np.concatenate(logits_out) if logits_out else np.zeros((len(prompts), 0))
+    return _unwanted_nan(logits, logit_rows), (
+        np.concatenate(read_out) if readout is not None else None)
+
+
+def _unwanted_nan(logits: np.ndarray, logit_rows: Sequence[int] | None) -> np.ndarray:
+    """The logits with the rows outside ``logit_rows`` set to NaN (the same on both paths,
+    whether those rows ran to the end or stopped early)."""
     if logit_rows is not None and logits.size:
-        logits[np.setdiff1d(np.arange(len(prompts)), list(logit_rows))] = np.nan
-    return logits, (np.concatenate(read_out) if readout is not None else None)
+        logits[np.setdiff1d(np.arange(len(logits)), list(logit_rows))] = np.nan
+    return logits
 
 
 def _ablated_tails(loaded: LoadedModel, tails: CleanTails, site: SiteLike,
@@ -152,21 +160,19 @@ def _ablated_tails(loaded: LoadedModel, tails: CleanTails, site: SiteLike,
     # past this block, only the rows whose logits are wanted go on
     split = Site.of(readout).layer if readout is not None else layer if mixes_rows else -1
     wanted = None if logit_rows is None else set(logit_rows)
+    reads = [readout] if readout is not None else []
+
+    def edit() -> Any:
+        return trace(model, [site], retain=False, edit=ablate)
     logits_out, read_out = [], []
     for b, rows in enumerate(tails.batches):
         keep = list(range(len(rows))) if wanted is None else \
             [j for j, r in enumerate(rows) if r in wanted]
-
-        def edit() -> Any:
-            return trace(model, [site], retain=False, edit=ablate)
-        reads = [readout] if readout is not None else []
         if len(keep) == len(rows) or split >= loaded.n_layers - 1:
             out, read = edited_tail_pass(loaded, tails, b, edit, lambda k: k < layer, reads,
                                          not mixes_rows)
             full = final_logits(out, label_ids) if hasattr(out, "logits") else None
-            if full is not None and len(keep) < len(rows):
-                full[np.setdiff1d(np.arange(len(rows)), keep)] = np.nan
-        else:
+        else:  # NaN rows stay NaN: those prompts stop early
             out, read = (None, None) if split < 0 else edited_tail_pass(
                 loaded, tails, b, edit, lambda k: k < layer, reads, not mixes_rows,
                 stop_after=split)

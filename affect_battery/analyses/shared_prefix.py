@@ -22,7 +22,7 @@ import copy
 import inspect
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .inputs import Encoded, accepts_position_ids
@@ -206,8 +206,8 @@ class CleanTails:
     split: SplitPrompts
     batches: list[list[int]]
     clean: list[dict[int, Any]]
-    opening: dict[int, Any] = field(default_factory=dict)
-    opening_cache: Any = None
+    opening: dict[int, Any]
+    opening_cache: Any
 
 
 def _clean_opening(model: Any, shared: Sequence[int], layers: Sequence[int] | range,
@@ -279,11 +279,8 @@ def _edited_opening(model: Any, tails: CleanTails, rows: int, device: Any,
     """
     from .hooks import replay_blocks
 
-    if not opening_edited or tails.opening_cache is None:
-        if tails.opening_cache is not None:
-            return _repeated(tails.opening_cache, rows)
-        return prefix_cache(model, tails.split.shared, rows, device, edit if opening_edited
-                            else nullcontext)
+    if not opening_edited:
+        return _repeated(tails.opening_cache, rows)
     replayed = {k: v for k, v in tails.opening.items() if replay(k)}
     with replay_blocks(model, replayed):
         cache = prefix_cache(model, tails.split.shared, 1, device, edit)
@@ -298,7 +295,8 @@ def _edited_opening(model: Any, tails: CleanTails, rows: int, device: Any,
 class StoppedPass:
     """An edited pass stopped right after block ``block`` (:func:`edited_tail_pass` with
     ``stop_after``): that block's output for every row of the batch and the pass's KV cache,
-    from which :func:`resume_tail_pass` runs the remaining blocks for some rows only."""
+    from which :func:`edited_tail_pass` with ``resume`` runs the remaining blocks for some
+    rows only."""
 
     block: int
     output: Any
